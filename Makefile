@@ -1,0 +1,31 @@
+# cellxai developer targets. `make demo` and `make test` work on a fresh machine with Python 3.11.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+PLUGINS := $(sort $(dir $(wildcard plugins/*/*/pyproject.toml)))
+EXAMPLE_PLUGINS := $(sort $(dir $(wildcard examples/*/pyproject.toml)))
+
+.PHONY: install demo test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements/dev.txt $(wildcard plugins/*/*/pyproject.toml) $(wildcard examples/*/pyproject.toml)
+	$(BIN)/pip install -q -r requirements/dev.txt
+	$(BIN)/pip install -q --no-build-isolation -e . $(foreach p,$(PLUGINS),-e $(p)) $(foreach p,$(EXAMPLE_PLUGINS),-e $(p))
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	$(BIN)/cellxai run examples/microwell.yaml --out runs/demo --overwrite
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests $(foreach p,$(PLUGINS),$(p)tests) $(foreach p,$(EXAMPLE_PLUGINS),$(p)tests)
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) runs

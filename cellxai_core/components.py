@@ -1,0 +1,88 @@
+"""What each kind of component implements. Protocols only: no torch import here.
+
+Encoders and fusions are ``torch.nn.Module`` subclasses in practice; these protocols
+name the attributes and methods the pipeline and the explainers rely on.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .context import RunContext, StageWriter
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Per-image encoder. Built as ``Target(**params, in_channels=C)``.
+
+    ``forward(images)`` maps (N, C, H, W) to tokens (N, D), or to spatial tokens
+    (N, L, D) when the fusion attends over positions (MHL family).
+    ``out_dim`` is D. ``cam_layer`` is the conv module Grad-CAM reads.
+
+    Optional:
+    - ``uses_set_index = True`` and ``forward(images, set_index)``: set_index (N,) long
+      tells which position of the set each image is (separate weights per channel).
+    - ``pretrain(ctx) -> dict[str, float]``: self-supervised / pseudo-label training
+      before encoding (U-Net on HSV pseudo-labels); returns metrics to store.
+    - ``handcrafted(images) -> (B, S, F)`` float tensor from (B, S, C, H, W) float
+      tensor, with ``handcrafted_names`` (F names): human-designed side features.
+    """
+
+    out_dim: int
+    cam_layer: Any
+
+    def forward(self, images: Any) -> Any: ...
+
+
+@runtime_checkable
+class Fusion(Protocol):
+    """Fusion across the set axis. Built as ``Target(**params, token_dim=D, side_dim=F, set_size=S)``.
+
+    ``forward(tokens, side=None)``: tokens (B, S, D) [side (B, S, F)] -> (B, D').
+    ``out_dim`` is D'. After a forward, ``attention`` holds the last attention
+    weights (B, ..., S, S) or None.
+
+    Optional: ``fit(tokens, side, ctx) -> dict[str, float]`` trains the fusion on
+    frozen tokens before clustering (auxiliary targets), returning metrics.
+    """
+
+    out_dim: int
+
+    def forward(self, tokens: Any, side: Any = None) -> Any: ...
+
+
+@runtime_checkable
+class Clusterer(Protocol):
+    """A scikit-learn style clusterer.
+
+    ``fit_predict(X)`` on (N, D') float features returns labels (N,), -1 = noise.
+    After fitting: ``labels_``; where the method has them ``embedding_`` (N, 2),
+    ``cluster_centers_indices_``, ``n_iter_``, ``converged_``.
+    Clusterers that run on torch accept a ``device`` attribute set by the pipeline.
+    """
+
+    def fit_predict(self, X: np.ndarray, y: Any = None) -> np.ndarray: ...
+
+
+@runtime_checkable
+class Explainer(Protocol):
+    """Reads a finished run and writes ``explanations/<name>`` through ``out``.
+
+    Class attributes:
+    - ``requires``: subset of {"model", "labels", "images"}.
+    - ``after``: names of explainers that must run before this one.
+    - ``tasks``: the tasks it applies to, ("cluster", "classify").
+
+    ``run(ctx, out)`` writes arrays with ``out.create_array("maps", shape, dtype)``
+    (relative to ``explanations/<name>``) and attributes with ``out.attrs[...] = ...``;
+    they become visible only when ``run`` returns.
+    """
+
+    requires: ClassVar[Sequence[str]]
+    after: ClassVar[Sequence[str]]
+    tasks: ClassVar[Sequence[str]]
+
+    def run(self, ctx: "RunContext", out: "StageWriter") -> None: ...

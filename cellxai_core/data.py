@@ -1,0 +1,101 @@
+"""Samples and the dataset protocol every dataset plugin follows.
+
+A sample is a *set* of images (S, C, H, W): the days of a microwell, the isolated
+channels of a cell, or a single image. Datasets are lazy: ``ds[i]`` reads or
+generates sample i on access, so memory does not grow with ``len(ds)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Literal, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+SetAxis = Literal["time", "channel", "image"]
+TRUTH_KEYS = ("program", "class", "mask", "counts")
+
+
+@dataclass
+class Sample:
+    """One sample.
+
+    ``images`` is float32 (S, C, H, W) in [0, 1]. ``meta`` holds scalar metadata
+    (plate, well, field, condition ...). ``truth`` holds planted or annotated truth:
+    scalars (``program``, ``class``) and per-image arrays (``mask`` (S, H, W) int,
+    ``counts`` (S, 3) cancer / T / dead).
+    """
+
+    id: str
+    images: np.ndarray
+    channels: tuple[str, ...]
+    set_axis: SetAxis
+    meta: dict[str, Any] = field(default_factory=dict)
+    truth: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.images.ndim != 4:
+            raise ValueError(f"sample {self.id}: images must be (S, C, H, W), got shape {self.images.shape}")
+        if self.images.dtype != np.float32:
+            self.images = self.images.astype(np.float32)
+        if len(self.channels) != self.images.shape[1]:
+            raise ValueError(
+                f"sample {self.id}: {len(self.channels)} channel names for {self.images.shape[1]} channels"
+            )
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """What the pipeline needs from a dataset.
+
+    ``channels``, ``set_axis``, ``set_size`` and ``image_size`` must be known without
+    reading every sample (they describe the data the encoder will be built for).
+    ``meta_keys`` / ``truth_keys`` name the scalar columns every sample carries.
+    ``classes`` lists class names when samples carry ``truth["class"]``.
+    """
+
+    channels: tuple[str, ...]
+    set_axis: SetAxis
+    set_size: int
+    image_size: tuple[int, int]
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int) -> Sample: ...
+
+
+def meta_keys(ds: Dataset) -> tuple[str, ...]:
+    """The metadata columns of a dataset (``ds.meta_keys`` or those of sample 0)."""
+    keys = getattr(ds, "meta_keys", None)
+    if keys is None:
+        keys = tuple(ds[0].meta) if len(ds) else ()
+    return tuple(keys)
+
+
+def truth_keys(ds: Dataset) -> tuple[str, ...]:
+    """The truth keys of a dataset (``ds.truth_keys`` or those of sample 0)."""
+    keys = getattr(ds, "truth_keys", None)
+    if keys is None:
+        keys = tuple(ds[0].truth) if len(ds) else ()
+    return tuple(keys)
+
+
+def dataset_classes(ds: Dataset) -> tuple[str, ...] | None:
+    """Class names, when the dataset has classes."""
+    classes = getattr(ds, "classes", None)
+    return tuple(classes) if classes else None
+
+
+def load_batch(ds: Dataset, indices: Sequence[int]) -> tuple[list[Sample], np.ndarray]:
+    """Read samples and stack their images into one (B, S, C, H, W) float32 array."""
+    samples = [ds[int(i)] for i in indices]
+    shapes = {s.images.shape for s in samples}
+    if len(shapes) > 1:
+        raise ValueError(f"samples in one batch differ in shape: {sorted(shapes)}")
+    return samples, np.stack([s.images for s in samples]).astype(np.float32, copy=False)
+
+
+def chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) pairs that cover range(n) in steps of ``size``."""
+    for start in range(0, n, size):
+        yield start, min(start + size, n)

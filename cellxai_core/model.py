@@ -1,0 +1,93 @@
+"""The sample model: encoder per image, fusion across the set, optional head.
+
+This module imports torch; the core imports it only inside functions that need it.
+Grad-CAM and the classify task use :class:`SampleModel` on grouped inputs
+(B, S, C, H, W): the encoder runs once on the flattened (B*S, C, H, W) batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+def encode_grouped(encoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """Run a per-image encoder on (B, S, C, H, W) -> (B, S, D) or (B, S*L, D) for spatial tokens."""
+    b, s = images.shape[:2]
+    flat = images.reshape(b * s, *images.shape[2:])
+    if getattr(encoder, "uses_set_index", False):
+        set_index = torch.arange(s, device=images.device).repeat(b)
+        tokens = encoder(flat, set_index)
+    else:
+        tokens = encoder(flat)
+    if tokens.ndim == 2:
+        return tokens.reshape(b, s, -1)
+    return tokens.reshape(b, s * tokens.shape[1], tokens.shape[2])
+
+
+def pooled_tokens(tokens: torch.Tensor, set_size: int) -> torch.Tensor:
+    """(B, S*L, D) spatial tokens averaged back to one token per image (B, S, D)."""
+    b, n, d = tokens.shape
+    return tokens.reshape(b, set_size, n // set_size, d).mean(dim=2)
+
+
+class SampleModel(nn.Module):
+    """encoder -> fusion -> head. Without a head, ``forward`` returns the fused vector."""
+
+    def __init__(self, encoder: nn.Module, fusion: nn.Module, head: nn.Module | None = None) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.fusion = fusion
+        self.head = head
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        layer = self.encoder.cam_layer
+        return getattr(self.encoder, layer) if isinstance(layer, str) else layer
+
+    def tokens(self, images: torch.Tensor) -> torch.Tensor:
+        return encode_grouped(self.encoder, images)
+
+    def fuse(self, images: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        return self.fusion(self.tokens(images), side)
+
+    def forward(self, images: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        fused = self.fuse(images, side)
+        return fused if self.head is None else self.head(fused)
+
+
+def resolve_device(device: str) -> torch.device:
+    """``auto`` means CUDA when present, else CPU; ``cuda:1`` etc. are checked."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        from .errors import UserError
+
+        raise UserError(f"device '{device}' requested but CUDA is not available; use --device cpu")
+    return dev
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch, and ask torch for deterministic kernels where cheap."""
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def state_dict_for_save(modules: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """Flatten named modules into one contiguous CPU tensor dict for safetensors."""
+    out: dict[str, torch.Tensor] = {}
+    for prefix, module in modules.items():
+        if module is None:
+            continue
+        for key, value in module.state_dict().items():
+            out[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
+    return out

@@ -1,0 +1,214 @@
+"""Plugin discovery, listing and lookup by name.
+
+Every component, built-in or third-party, comes from an entry point in the
+``cellxai`` group. Each entry point loads inside its own guard: a plugin that fails
+to import is recorded with its error and breaks nothing else. Names are unique per
+kind; a duplicate is reported naming both distributions.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any, Callable, Iterable
+
+import pluggy
+from pydantic import BaseModel, ConfigDict
+
+from . import hookspecs
+from .errors import PluginError
+
+log = logging.getLogger(__name__)
+ENTRY_POINT_GROUP = "cellxai"
+DISABLE_ENV = "CELLXAI_DISABLE_PLUGINS"
+
+
+class NoParams(BaseModel):
+    """Params model of components that take none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One component: what the registry knows about it without importing it."""
+
+    name: str
+    kind: str
+    summary: str
+    params: type[BaseModel]
+    target: str
+    plugin: str
+    distribution: str
+    version: str
+
+    def load(self) -> Callable[..., Any]:
+        """Import the target (``"pkg.module:Object"``); the only place a component's code is imported."""
+        module_name, _, attr = self.target.partition(":")
+        try:
+            obj: Any = importlib.import_module(module_name)
+            for part in attr.split(".") if attr else []:
+                obj = getattr(obj, part)
+        except Exception as exc:  # a plugin's own import error, reported as the user's problem
+            raise PluginError(
+                f"{self.kind} '{self.name}' (plugin {self.distribution}) failed to import "
+                f"{self.target}: {type(exc).__name__}: {exc}"
+            ) from exc
+        return obj
+
+
+@dataclass
+class PluginRecord:
+    """One loaded (or not) plugin: an entry point or an in-process plugin object."""
+
+    name: str
+    distribution: str
+    version: str
+    status: str = "ok"  # ok | error | blocked
+    error: str = ""
+    components: list[Registration] = field(default_factory=list)
+
+
+class Registry:
+    """Components by kind and name, and the plugins they came from."""
+
+    def __init__(self) -> None:
+        self.plugins: list[PluginRecord] = []
+        self._components: dict[tuple[str, str], Registration] = {}
+        self._duplicates: dict[tuple[str, str], list[Registration]] = {}
+
+    # -- building ---------------------------------------------------------------
+    @classmethod
+    def from_entry_points(cls) -> "Registry":
+        """Discover every installed plugin of the ``cellxai`` entry-point group."""
+        reg = cls()
+        blocked = {b.strip() for b in os.environ.get(DISABLE_ENV, "").split(",") if b.strip()}
+        for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+            dist = ep.dist.name if ep.dist is not None else "?"
+            version = ep.dist.version if ep.dist is not None else "?"
+            record = PluginRecord(ep.name, dist, version)
+            if ep.name in blocked or dist in blocked:
+                record.status = "blocked"
+                record.error = f"blocked by {DISABLE_ENV}"
+                reg.plugins.append(record)
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:
+                record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
+                log.warning("cellxai plugin %s (%s) failed to load: %s", ep.name, dist, record.error)
+                reg.plugins.append(record)
+                continue
+            reg.add_plugin(plugin, record)
+        return reg
+
+    def add_plugin(self, plugin: Any, record: PluginRecord | None = None) -> PluginRecord:
+        """Collect the registrations of one plugin object (module or instance)."""
+        if record is None:
+            name = getattr(plugin, "__name__", type(plugin).__name__)
+            record = PluginRecord(name, distribution=name, version="0+local")
+        self.plugins.append(record)
+        pm = pluggy.PluginManager(hookspecs.PROJECT)
+        pm.add_hookspecs(hookspecs)
+        try:
+            pm.register(plugin, name=record.name)
+            for kind, hook_name in hookspecs.HOOKS.items():
+                for impl in getattr(pm.hook, hook_name).get_hookimpls():
+                    impl.function(register=self._register_callback(kind, record))
+        except PluginError:
+            raise
+        except Exception as exc:
+            record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
+            log.warning("cellxai plugin %s failed to register: %s", record.name, record.error)
+        return record
+
+    def _register_callback(self, kind: str, record: PluginRecord) -> Callable[..., None]:
+        def register(
+            name: str,
+            *,
+            summary: str,
+            target: str,
+            params: type[BaseModel] | None = None,
+        ) -> None:
+            if ":" not in target:
+                raise ValueError(f"{kind} '{name}': target must look like 'package.module:Object', got {target!r}")
+            entry = Registration(
+                name=name,
+                kind=kind,
+                summary=summary.strip().splitlines()[0] if summary.strip() else "",
+                params=params or NoParams,
+                target=target,
+                plugin=record.name,
+                distribution=record.distribution,
+                version=record.version,
+            )
+            key = (kind, name)
+            if key in self._components:
+                first = self._components[key]
+                self._duplicates.setdefault(key, [first]).append(entry)
+                msg = (
+                    f"duplicate {kind} name '{name}': registered by {first.distribution} "
+                    f"and by {entry.distribution}"
+                )
+                record.status, record.error = "error", msg
+                log.error(msg)
+                return
+            self._components[key] = entry
+            record.components.append(entry)
+
+        return register
+
+    # -- lookup -----------------------------------------------------------------
+    def components(self, kind: str | None = None) -> list[Registration]:
+        """All registrations, optionally of one kind, sorted by kind then name."""
+        items = [r for (k, _), r in self._components.items() if kind in (None, k)]
+        return sorted(items, key=lambda r: (hookspecs.KINDS.index(r.kind), r.name))
+
+    def names(self, kind: str) -> list[str]:
+        return [r.name for r in self.components(kind)]
+
+    def get(self, kind: str, name: str) -> Registration:
+        """The registration of ``name``, or a one-line error listing what is available."""
+        if kind not in hookspecs.KINDS:
+            raise PluginError(f"unknown component kind '{kind}'; expected one of {', '.join(hookspecs.KINDS)}")
+        key = (kind, name)
+        if key in self._duplicates:
+            dists = " and ".join(r.distribution for r in self._duplicates[key])
+            raise PluginError(f"{kind} '{name}' is registered twice, by {dists}; uninstall or disable one")
+        if key in self._components:
+            return self._components[key]
+        available = ", ".join(self.names(kind)) or "none installed"
+        msg = f"unknown {kind} '{name}'; available: {available}"
+        broken = [p for p in self.plugins if p.status != "ok"]
+        if broken:
+            msg += "; plugins not loaded: " + "; ".join(f"{p.name} ({p.distribution}): {p.error}" for p in broken)
+        raise PluginError(msg)
+
+
+_registry: Registry | None = None
+
+
+def get_registry() -> Registry:
+    """The process-wide registry, discovered from entry points on first use."""
+    global _registry
+    if _registry is None:
+        _registry = Registry.from_entry_points()
+    return _registry
+
+
+def set_registry(registry: Registry | None) -> Registry | None:
+    """Replace the process-wide registry (None: rediscover); returns the previous one."""
+    global _registry
+    previous, _registry = _registry, registry
+    return previous
+
+
+def registry_with(plugins: Iterable[Any], *, installed: bool = False) -> Registry:
+    """A registry holding the given plugin objects (and the installed ones if asked)."""
+    reg = Registry.from_entry_points() if installed else Registry()
+    for plugin in plugins:
+        reg.add_plugin(plugin)
+    return reg
