@@ -45,8 +45,14 @@ class Fusion(Protocol):
     ``out_dim`` is D'. After a forward, ``attention`` holds the last attention
     weights (B, ..., S, S) or None.
 
-    Optional: ``fit(tokens, side, ctx) -> dict[str, float]`` trains the fusion on
-    frozen tokens before clustering (auxiliary targets), returning metrics.
+    Optional:
+    - ``fit(tokens, side, ctx) -> dict[str, float]`` trains the fusion on frozen tokens
+      (numpy (N, S, D) and (N, S, F) or None) before clustering, e.g. on auxiliary
+      targets; returns metrics the pipeline stores in the ``features/fused`` attrs.
+    - ``auxiliary(tokens, side) -> dict[str, Tensor]``: outputs of auxiliary heads
+      (e.g. ``density`` (B, S, 3), ``trend`` (B, 3)), with ``auxiliary_names``
+      (dict key -> list of column names of the last axis). The pipeline stores them
+      as ``features/aux/<key>`` with attrs ``names``; the text explainer reads them.
     """
 
     out_dim: int
