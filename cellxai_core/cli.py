@@ -1,0 +1,162 @@
+"""The ``cellxai`` command line (DESIGN §7).
+
+Exit codes: 0 success; 2 the user's input is wrong (one line on stderr, no traceback);
+1 a bug (the traceback with ``--debug``). Heavy imports happen inside commands.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import UserError
+
+app = typer.Typer(
+    name="cellxai",
+    help="Explainable clustering and classification of cell microscopy images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+plugins_app = typer.Typer(help="Installed plugins and their components.", no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
+_state = {"debug": False}
+
+
+@app.callback()
+def _main(
+    debug: bool = typer.Option(False, "--debug", help="show tracebacks of internal errors"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="only warnings and errors"),
+) -> None:
+    _state["debug"] = debug
+    logging.basicConfig(
+        level=logging.WARNING if quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%H:%M:%S",
+        stream=sys.stderr,
+    )
+
+
+@app.command()
+def run(
+    pipeline: Path = typer.Argument(..., help="pipeline file (YAML)"),
+    out: Path = typer.Option(..., "--out", "-o", help="run directory to write"),
+    set_: List[str] = typer.Option([], "--set", help="override a setting: key.path=value (repeatable)"),
+    resume: bool = typer.Option(False, "--resume", help="continue an interrupted run in --out"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="replace an existing run in --out"),
+    device: Optional[str] = typer.Option(None, "--device", help="auto | cpu | cuda | cuda:N"),
+) -> None:
+    """Run a pipeline file into a run directory."""
+    from .pipeline import run as run_pipeline
+
+    result = run_pipeline(pipeline, out, list(set_), resume=resume, overwrite=overwrite, device=device)
+    typer.echo(f"run complete: {result.path} ({len(result.ids)} samples)")
+
+
+@app.command()
+def validate(
+    pipeline: Path = typer.Argument(..., help="pipeline file (YAML)"),
+    set_: List[str] = typer.Option([], "--set", help="override a setting: key.path=value"),
+) -> None:
+    """Check a pipeline file and every component's params without running it."""
+    from .config import load_config
+
+    cfg, _ = load_config(pipeline, list(set_))
+    parts = [f"{kind} {spec.name}" for _, kind, spec in cfg.components()]
+    typer.echo(f"{pipeline}: valid ({cfg.task}; {', '.join(parts)})")
+
+
+@app.command()
+def schema(indent: int = typer.Option(2, help="JSON indentation")) -> None:
+    """Print the JSON Schema of pipeline files, every installed plugin's params included."""
+    from .config import json_schema
+
+    typer.echo(json.dumps(json_schema(), indent=indent))
+
+
+@plugins_app.command("list")
+def plugins_list(
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="dataset | encoder | fusion | clusterer | explainer"),
+    fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
+) -> None:
+    """List components with their kind, summary, distribution, version and status."""
+    from .hookspecs import KINDS
+    from .registry import get_registry
+
+    if kind is not None and kind not in KINDS:
+        raise UserError(f"--kind: unknown kind '{kind}'; expected one of {', '.join(KINDS)}")
+    if fmt not in ("table", "json"):
+        raise UserError(f"--format: expected table or json, got '{fmt}'")
+    reg = get_registry()
+    rows = [
+        {"name": r.name, "kind": r.kind, "summary": r.summary, "distribution": r.distribution,
+         "version": r.version, "status": "ok", "target": r.target}
+        for r in reg.components(kind)
+    ]
+    if kind is None:
+        rows += [
+            {"name": p.name, "kind": "-", "summary": p.error, "distribution": p.distribution,
+             "version": p.version, "status": p.status, "target": ""}
+            for p in reg.plugins if p.status != "ok"
+        ]
+    if fmt == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="cellxai plugins")
+    for col in ("name", "kind", "summary", "distribution", "version", "status"):
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        status = row["status"] if row["status"] == "ok" else f"[red]{row['status']}[/red]"
+        table.add_row(row["name"], row["kind"], row["summary"], row["distribution"], row["version"], status)
+    Console().print(table)
+
+
+def _mount_optional() -> None:
+    """Sub-commands that live in their own core modules (datasets preview, compare, report)."""
+    try:
+        from .cli_datasets import datasets_app
+    except ImportError:
+        pass
+    else:
+        app.add_typer(datasets_app, name="datasets")
+    try:
+        from .cli_extra import register_commands
+    except ImportError:
+        pass
+    else:
+        register_commands(app)
+
+
+_mount_optional()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the app and map errors to exit codes (usage errors exit 2 via typer)."""
+    try:
+        app(args=argv, prog_name="cellxai")
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    except UserError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:  # a bug: say so in one line unless --debug
+        if _state["debug"] or "--debug" in (argv if argv is not None else sys.argv):
+            raise
+        typer.echo(f"internal error: {type(exc).__name__}: {exc} (run with --debug for the traceback)", err=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,251 @@
+"""Pipeline files: pydantic models, ``--set`` overrides, plugin params validation.
+
+A bad file gets one line naming the file, the field path and what was expected.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any, Literal, Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from .classify_config import ClassifySpec, UncertaintySpec
+from .errors import ConfigError, PluginError
+from .registry import Registry, get_registry
+
+COMPONENT_FIELDS = ("dataset", "encoder", "fusion", "clusterer")
+INJECTED = ("seed", "random_state", "device")
+
+
+class ComponentSpec(BaseModel):
+    """A component chosen by name, with its plugin's own params."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="registered component name (see `cellxai plugins list`)")
+    params: dict[str, Any] = Field(default_factory=dict, description="validated by the plugin's Params model")
+
+
+class PipelineConfig(BaseModel):
+    """The whole pipeline file (DESIGN §5)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    seed: int = Field(0, description="seeds python, numpy, torch and every component")
+    device: str = Field("auto", description="auto | cpu | cuda | cuda:N (auto = CUDA when present)")
+    task: Literal["cluster", "classify"] = "cluster"
+    batch_size: int = Field(16, ge=1, description="samples per batch in encode / explain")
+    chunk_size: int = Field(64, ge=1, description="samples per resumable chunk of the encode stage")
+    dataset: ComponentSpec
+    encoder: ComponentSpec
+    fusion: ComponentSpec
+    clusterer: ComponentSpec | None = None
+    explainers: list[ComponentSpec] = Field(default_factory=list)
+    classify: ClassifySpec = Field(default_factory=ClassifySpec)
+    uncertainty: UncertaintySpec = Field(default_factory=UncertaintySpec)
+    quality: bool = Field(True, description="store silhouette / Davies-Bouldin / bootstrap stability")
+    report: bool = Field(False, description="write report.html at the end of the run")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
+            return value
+        raise ValueError("expected auto, cpu, cuda or cuda:N")
+
+    def components(self) -> list[tuple[str, str, ComponentSpec]]:
+        """(field path, kind, spec) for every component in the file."""
+        out = [(f, f, getattr(self, f)) for f in COMPONENT_FIELDS if getattr(self, f) is not None]
+        out += [(f"explainers[{i}]", "explainer", spec) for i, spec in enumerate(self.explainers)]
+        return out
+
+
+def _loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def format_validation_error(source: str, exc: ValidationError, prefix: str = "") -> str:
+    """One line: ``file: field.path: message (got value)``, plus a count of further errors."""
+    errors = exc.errors()
+    first = errors[0]
+    path = _loc(tuple(first["loc"]))
+    if prefix:
+        path = f"{prefix}.{path}" if path != "(top level)" else prefix
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif first["type"] == "missing":
+        msg = "required field is missing"
+    elif "input" in first and not isinstance(first["input"], (dict, list)):
+        msg += f" (got {first['input']!r})"
+    more = f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})" if len(errors) > 1 else ""
+    return f"{source}: {path}: {msg}{more}"
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a pipeline file with ``yaml.safe_load``; errors name the file and the line."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: pipeline file not found") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read pipeline file: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: {where}malformed YAML: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of pipeline settings at the top level, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | list[str] | None, source: str) -> dict[str, Any]:
+    """Apply ``key.path=value`` overrides; string values are parsed as YAML scalars/lists."""
+    data = copy.deepcopy(data)
+    if not overrides:
+        return data
+    items: list[tuple[str, Any]] = []
+    if isinstance(overrides, Mapping):
+        items = list(overrides.items())
+    else:
+        for item in overrides:
+            key, sep, raw = item.partition("=")
+            if not sep or not key.strip():
+                raise ConfigError(f"--set {item!r}: expected key.path=value")
+            try:
+                value = yaml.safe_load(raw) if raw.strip() else ""
+            except yaml.YAMLError:
+                value = raw
+            items.append((key.strip(), value))
+    for key, value in items:
+        node: Any = data
+        parts = key.split(".")
+        for depth, part in enumerate(parts[:-1]):
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    raise ConfigError(f"{source}: --set {key}: no list item {part!r} at {'.'.join(parts[:depth + 1])}")
+                node = node[int(part)]
+                continue
+            if part not in node or node[part] is None:
+                node[part] = {}
+            if not isinstance(node[part], (dict, list)):
+                raise ConfigError(f"{source}: --set {key}: {'.'.join(parts[:depth + 1])} is not a mapping")
+            node = node[part]
+        last = parts[-1]
+        if isinstance(node, list):
+            if not last.isdigit() or int(last) >= len(node):
+                raise ConfigError(f"{source}: --set {key}: no list item {last!r}")
+            node[int(last)] = value
+        else:
+            node[last] = value
+    return data
+
+
+def validate_params(
+    cfg: PipelineConfig, source: str, registry: Registry | None = None
+) -> dict[str, BaseModel]:
+    """Validate every component's ``params`` with its plugin's Params model.
+
+    Returns validated Params keyed by field path, with ``seed`` / ``random_state``
+    injected from the run seed where the component has them and the file does not set them.
+    """
+    registry = registry or get_registry()
+    out: dict[str, BaseModel] = {}
+    for path, kind, spec in cfg.components():
+        try:
+            reg = registry.get(kind, spec.name)
+        except PluginError as exc:
+            raise PluginError(f"{source}: {path}.name: {exc}") from None
+        fields = reg.params.model_fields
+        unknown = sorted(set(spec.params) - set(fields))
+        if unknown:
+            allowed = ", ".join(fields) or "none"
+            raise ConfigError(f"{source}: {path}.params.{unknown[0]}: unknown parameter of {kind} '{spec.name}'; expected one of: {allowed}")
+        params = dict(spec.params)
+        for name in ("seed", "random_state"):
+            if name in fields and name not in params:
+                params[name] = cfg.seed
+        try:
+            out[path] = reg.params.model_validate(params)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(source, exc, prefix=f"{path}.params")) from None
+    if cfg.task == "cluster" and cfg.clusterer is None:
+        raise ConfigError(f"{source}: clusterer: required when task is cluster")
+    return out
+
+
+def load_config(
+    source: str | Path | Mapping[str, Any],
+    overrides: Mapping[str, Any] | list[str] | None = None,
+    registry: Registry | None = None,
+) -> tuple[PipelineConfig, dict[str, BaseModel]]:
+    """Read, override and validate a pipeline (file path or mapping)."""
+    if isinstance(source, Mapping):
+        name, data = "<config>", dict(source)
+    else:
+        name, data = str(source), read_yaml(source)
+    data = apply_overrides(data, overrides, name)
+    try:
+        cfg = PipelineConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(name, exc)) from None
+    return cfg, validate_params(cfg, name, registry)
+
+
+def resolved_config(cfg: PipelineConfig, params: dict[str, BaseModel]) -> dict[str, Any]:
+    """The config with every component's params filled in with defaults (what config.yaml records)."""
+    data = cfg.model_dump(mode="json")
+    for path, _, _ in cfg.components():
+        full = params[path].model_dump(mode="json")
+        if path.startswith("explainers["):
+            data["explainers"][int(path[11:-1])]["params"] = full
+        else:
+            data[path]["params"] = full
+    return data
+
+
+def json_schema(registry: Registry | None = None) -> dict[str, Any]:
+    """JSON Schema of pipeline files, each component's params included (editor completion)."""
+    registry = registry or get_registry()
+    schema = PipelineConfig.model_json_schema()
+    defs = schema.setdefault("$defs", {})
+    kinds = {"dataset": "dataset", "encoder": "encoder", "fusion": "fusion", "clusterer": "clusterer"}
+    choices: dict[str, list[dict[str, Any]]] = {k: [] for k in [*kinds.values(), "explainer"]}
+    for reg in registry.components():
+        prefix = f"{reg.kind}.{reg.name}."
+        sub = reg.params.model_json_schema(ref_template="#/$defs/" + prefix + "{model}")
+        for key, value in sub.pop("$defs", {}).items():
+            defs[prefix + key] = value
+        choices[reg.kind].append(
+            {
+                "type": "object",
+                "description": reg.summary,
+                "properties": {"name": {"const": reg.name}, "params": sub},
+                "required": ["name"],
+                "additionalProperties": False,
+            }
+        )
+    props = schema["properties"]
+    for field, kind in kinds.items():
+        if choices[kind]:
+            alt: list[dict[str, Any]] = list(choices[kind])
+            if field == "clusterer":
+                alt.append({"type": "null"})
+            props[field] = {"anyOf": alt, "description": f"a registered {kind}"}
+    if choices["explainer"]:
+        props["explainers"] = {"type": "array", "items": {"anyOf": choices["explainer"]}}
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "cellxai pipeline"
+    return schema

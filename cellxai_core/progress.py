@@ -1,0 +1,65 @@
+"""Progress of long stages: a rich bar on a terminal, a few plain log lines otherwise."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from types import TracebackType
+
+log = logging.getLogger("cellxai")
+
+
+def interactive() -> bool:
+    """A rich bar only on a real terminal and never in CI logs."""
+    return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+
+
+class Progress:
+    """``with ctx.progress(total=n, description="encode") as bar: bar.advance(k)``."""
+
+    def __init__(self, total: int | None, description: str, *, completed: int = 0) -> None:
+        self.total = total
+        self.description = description
+        self.completed = completed
+        self._rich = None
+        self._task = None
+        self._last_logged = -1
+        self._start = time.perf_counter()
+
+    def __enter__(self) -> "Progress":
+        if interactive():
+            from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
+                                       TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+
+            self._rich = RichProgress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TimeElapsedColumn(), TimeRemainingColumn(), transient=False,
+            )
+            self._rich.start()
+            self._task = self._rich.add_task(self.description, total=self.total, completed=self.completed)
+        else:
+            log.info("%s: started%s", self.description, f" ({self.total} steps)" if self.total else "")
+        return self
+
+    def advance(self, n: int = 1) -> None:
+        self.completed += n
+        if self._rich is not None:
+            self._rich.update(self._task, advance=n)
+            return
+        if self.total:
+            decile = int(10 * self.completed / self.total)
+            if decile != self._last_logged and decile < 10:
+                self._last_logged = decile
+                log.info("%s: %d/%d", self.description, self.completed, self.total)
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._rich is not None:
+            self._rich.stop()
+        if exc_type is None:
+            log.info("%s: done in %.1f s", self.description, time.perf_counter() - self._start)
+
+
+def progress(total: int | None = None, description: str = "", completed: int = 0) -> Progress:
+    return Progress(total, description, completed=completed)
