@@ -1,0 +1,153 @@
+"""From per-well numbers to per-cluster statements: the words and why they were chosen.
+
+Pure numpy/scipy on :class:`~cellxai_text.profiles.CellProfiles`; the rules are those
+documented on :class:`~cellxai_text.params.TemplateTextParams`:
+
+- density word: percentile rank of the cluster's median well among all wells;
+- trend word: the cluster's median slope per step relative to the cell type's level;
+- comparison: the property (cell type x density / trend) on which the cluster's median
+  lies furthest from the median of the wells in the other clusters, in units of the
+  spread (standard deviation) of that property over all clustered wells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy.stats import percentileofscore
+
+from .profiles import CellProfiles
+
+MEASURES = ("trend", "density")  # comparison ties go to the trend, the paper's emphasis
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    density_low_quantile: float = 0.33
+    density_high_quantile: float = 0.67
+    trend_threshold: float = 0.05
+
+
+def density_word(rank: float, th: Thresholds) -> str:
+    """'high' / 'moderate' / 'low' from a percentile rank in [0, 1]."""
+    if rank >= th.density_high_quantile:
+        return "high"
+    if rank <= th.density_low_quantile:
+        return "low"
+    return "moderate"
+
+
+def trend_word(relative_slope: float, th: Thresholds) -> str:
+    """'increasing' / 'stable' / 'decreasing' from a slope per step relative to the level."""
+    if relative_slope > th.trend_threshold:
+        return "increasing"
+    if relative_slope < -th.trend_threshold:
+        return "decreasing"
+    return "stable"
+
+
+def relative_trend(profiles: CellProfiles) -> np.ndarray | None:
+    """Per-well slope divided by each cell type's level (N, C); level 0 -> slope unscaled."""
+    if profiles.trend is None:
+        return None
+    level = np.where(np.abs(profiles.level) > 1e-12, np.abs(profiles.level), 1.0)
+    return profiles.trend / level
+
+
+def describe_clusters(
+    profiles: CellProfiles, labels: np.ndarray, th: Thresholds, comparisons: int = 1
+) -> list[dict[str, Any]]:
+    """One description per cluster (labels >= 0, ascending): statements and comparisons.
+
+    A description is JSON-ready: ``{"cluster", "n", "statements": [{"cell_type",
+    "measure", "word", "value", "median"}], "comparison": [{"cell_type", "measure",
+    "direction", "trend_word", "score"}]}``. ``value`` is the percentile rank (density)
+    or the relative slope (trend); ``median`` the cluster's median in feature units.
+    """
+    labels = np.asarray(labels)
+    if labels.shape[0] != profiles.density.shape[0]:
+        raise ValueError(f"{labels.shape[0]} labels for {profiles.density.shape[0]} wells")
+    clusters = sorted(int(k) for k in np.unique(labels) if k >= 0)
+    rel = relative_trend(profiles)
+    values = {"density": profiles.density, "trend": rel}
+    medians = {
+        m: np.array([np.median(v[labels == k], axis=0) for k in clusters]).reshape(len(clusters), -1)
+        for m, v in values.items()
+        if v is not None
+    }
+    out = []
+    for i, k in enumerate(clusters):
+        statements = []
+        for c, cell in enumerate(profiles.cell_types):
+            if "trend" in medians:
+                r = float(medians["trend"][i, c])
+                statements.append(_statement(cell, "trend", trend_word(r, th), r, r * _level(profiles, c)))
+        for c, cell in enumerate(profiles.cell_types):
+            med = float(medians["density"][i, c])
+            rank = float(percentileofscore(profiles.density[:, c], med, kind="mean")) / 100.0
+            statements.append(_statement(cell, "density", density_word(rank, th), rank, med))
+        out.append(
+            {
+                "cluster": k,
+                "n": int((labels == k).sum()),
+                "statements": statements,
+                "comparison": _comparison(i, k, clusters, labels, values, medians, statements, profiles, comparisons),
+            }
+        )
+    return out
+
+
+def _statement(cell: str, measure: str, word: str, value: float, median: float) -> dict[str, Any]:
+    return {"cell_type": cell, "measure": measure, "word": word, "value": value, "median": median}
+
+
+def _level(profiles: CellProfiles, c: int) -> float:
+    level = abs(float(profiles.level[c]))
+    return level if level > 1e-12 else 1.0
+
+
+def _comparison(
+    i: int,
+    k: int,
+    clusters: list[int],
+    labels: np.ndarray,
+    values: dict[str, np.ndarray | None],
+    medians: dict[str, np.ndarray],
+    statements: list[dict[str, Any]],
+    profiles: CellProfiles,
+    n_best: int,
+) -> list[dict[str, Any]]:
+    """The ``n_best`` properties that set cluster ``k`` apart from the other clusters."""
+    if len(clusters) < 2:
+        return []
+    clustered = labels >= 0
+    others = clustered & (labels != k)
+    trend_words = {s["cell_type"]: s["word"] for s in statements if s["measure"] == "trend"}
+    candidates = []
+    for measure in MEASURES:
+        v = values[measure]
+        if v is None:
+            continue
+        for c, cell in enumerate(profiles.cell_types):
+            spread = float(np.std(v[clustered, c]))
+            diff = float(medians[measure][i, c] - np.median(v[others, c]))
+            score = diff / spread if spread > 1e-12 else 0.0
+            rest = np.delete(medians[measure][:, c], i)
+            own = medians[measure][i, c]
+            if score >= 0:
+                direction = "highest" if own > rest.max() else "higher"
+            else:
+                direction = "lowest" if own < rest.min() else "lower"
+            candidates.append(
+                {
+                    "cell_type": cell,
+                    "measure": measure,
+                    "direction": direction,
+                    "trend_word": trend_words.get(cell, "stable"),
+                    "score": score,
+                }
+            )
+    order = sorted(range(len(candidates)), key=lambda j: -abs(candidates[j]["score"]))  # stable sort
+    return [candidates[j] for j in order[:n_best]]
