@@ -10,8 +10,12 @@ Two sources, preferred in this order (``source="auto"``):
 
    - density: ``<celltype>_density``, else ``<celltype>_area`` (area fraction),
      else ``<celltype>_count``, the first of these that exists;
-   - trend: ``<celltype>_slope`` (slope per set step; averaged over the set axis),
-     else the least-squares slope of the density column over the set positions.
+   - trend: ``<density column>_slope`` (e.g. ``cancer_area_slope``), else
+     ``<celltype>_slope``: a slope per set step (averaged over the set axis, where
+     it is usually repeated); else the least-squares slope of the density column
+     over the set positions, computed here.
+
+   Other columns (``*_change``, ``brightness`` ...) are ignored.
 
 A missing trend head falls back to the same slope fit. Everything is read in row
 chunks so memory holds only (N, C) results, not the feature arrays.
@@ -67,7 +71,7 @@ def read_profiles(store: Any, source: str = "auto", cell_types: Sequence[str] | 
         "density": density_path,
         "density_columns": [names[c] for c in density_cols],
     }
-    trend, trend_source = _trend(store, source, types, series_slope)
+    trend, trend_source = _trend(store, source, types, sources["density_columns"], series_slope)
     sources["trend"] = trend_source
     return CellProfiles(types, density, trend, level, sources)
 
@@ -132,7 +136,7 @@ def _fitted_slope(series: np.ndarray) -> np.ndarray:
 
 # -- trend ----------------------------------------------------------------------------
 def _trend(
-    store: Any, source: str, types: list[str], series_slope: np.ndarray | None
+    store: Any, source: str, types: list[str], density_columns: list[str], series_slope: np.ndarray | None
 ) -> tuple[np.ndarray | None, str]:
     if source in ("auto", "aux") and store.has(AUX_TREND):
         names = _names(store, AUX_TREND)
@@ -141,10 +145,10 @@ def _trend(
             return _read_columns(store, AUX_TREND, cols), AUX_TREND
     if source != "aux" and store.has(HANDCRAFTED):
         names = _names(store, HANDCRAFTED)
-        slope_cols = [f"{t}{SLOPE_SUFFIX}" for t in types]
-        if all(c in names for c in slope_cols):
-            cols = [names.index(c) for c in slope_cols]
-            return _read_columns(store, HANDCRAFTED, cols), f"{HANDCRAFTED}:{SLOPE_SUFFIX}"
+        for slope_cols in ([f"{d}{SLOPE_SUFFIX}" for d in density_columns], [f"{t}{SLOPE_SUFFIX}" for t in types]):
+            if all(c in names for c in slope_cols):
+                cols = [names.index(c) for c in slope_cols]
+                return _read_columns(store, HANDCRAFTED, cols), f"{HANDCRAFTED}:{','.join(slope_cols)}"
     if series_slope is not None:
         return series_slope, "slope fitted to the density over the set positions"
     return None, "none (one image per sample and no trend features)"

@@ -72,7 +72,7 @@ def make_store(tmp_path) -> Callable[..., RunStore]:
 
     def build(plans: list[dict[str, Any]], *, s: int = 5, noise_wells: int = 0, seed: int = 0,
               aux: np.ndarray | None = None, aux_trend: np.ndarray | None = None,
-              slope_columns: np.ndarray | None = None) -> RunStore:
+              slope_columns: np.ndarray | None = None, slope_name: str = "{cell}_area_slope") -> RunStore:
         rng = np.random.default_rng(seed)
         parts, labels = [], []
         for k, plan in enumerate(plans):
@@ -86,7 +86,7 @@ def make_store(tmp_path) -> Callable[..., RunStore]:
         names = [f"{c}_area" for c in CELLS] + [f"{c}_count" for c in CELLS] + ["brightness"]
         columns = [area, counts, rng.uniform(0, 1, area.shape[:2] + (1,))]
         if slope_columns is not None:
-            names += [f"{c}_slope" for c in CELLS]
+            names += [slope_name.format(cell=c) for c in CELLS]
             columns.append(np.repeat(slope_columns[:, None, :], s, axis=1))
         store = RunStore(tmp_path / f"run{next(counter)}" / "store.zarr", mode="w")
         write_array(store, "clusters/labels", np.asarray(labels, dtype=np.int32))

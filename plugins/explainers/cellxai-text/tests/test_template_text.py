@@ -145,13 +145,14 @@ def test_a_single_cluster_has_no_comparison(make_store, run_explainer):
     assert "Compared" not in str(store.read("explanations/template-text/text")[0])
 
 
-def test_slope_columns_are_used_before_a_fitted_slope(make_store, run_explainer):
+@pytest.mark.parametrize("slope_name", ["{cell}_area_slope", "{cell}_slope"])
+def test_slope_columns_are_used_before_a_fitted_slope(make_store, run_explainer, slope_name):
     n = sum(p["n"] for p in PLANS)
     planted = np.zeros((n, 3))
     planted[:, 2] = -0.02  # every well says: dead cells fall, whatever their areas do
-    store = make_store(PLANS, slope_columns=planted)
+    store = make_store(PLANS, slope_columns=planted, slope_name=slope_name)
     attrs = run_explainer(store, "template-text", TemplateTextExplainer())
-    assert attrs["sources"]["trend"] == "features/handcrafted:_slope"
+    assert attrs["sources"]["trend"].endswith(slope_name.format(cell="dead"))
     assert [w["dead"] for w in words(attrs, "trend")] == ["decreasing"] * 3
     assert [w["cancer"] for w in words(attrs, "trend")] == ["stable"] * 3
 
