@@ -11,6 +11,9 @@ from .data import Dataset
 from .errors import ConfigError, DataError, UserError
 from .registry import Registry, get_registry
 
+# What the pipeline passes besides the params, per kind (DESIGN §4).
+CONSTRUCTION_EXTRAS = {"encoder": ("in_channels",), "fusion": ("token_dim", "side_dim", "set_size")}
+
 
 def validated_params(kind: str, name: str, params: dict[str, Any], registry: Registry | None = None) -> BaseModel:
     """Validate ``params`` with the component's Params model; unknown keys are errors."""
@@ -42,12 +45,13 @@ def load_component(kind: str, name: str, /, registry: Registry | None = None, **
     """Build a component by kind and name in plain Python, e.g.
     ``load_component("encoder", "unet", base_channels=16, in_channels=3)``.
 
-    Keyword arguments that are not fields of the component's Params (``in_channels``,
-    ``token_dim`` ...) are passed through to its constructor.
+    ``in_channels`` (encoders) and ``token_dim`` / ``side_dim`` / ``set_size`` (fusions)
+    are passed to the constructor; everything else is validated by the Params model.
     """
     reg = (registry or get_registry()).get(kind, name)
-    own = {k: v for k, v in params.items() if k in reg.params.model_fields}
-    extra = {k: v for k, v in params.items() if k not in reg.params.model_fields}
+    extras = CONSTRUCTION_EXTRAS.get(kind, ())
+    own = {k: v for k, v in params.items() if k not in extras}
+    extra = {k: v for k, v in params.items() if k in extras}
     return construct(kind, name, validated_params(kind, name, own, registry), registry, **extra)
 
 

@@ -220,6 +220,7 @@ def run(
     try:
         pipe.run(dataset, store)
         stages.write_results(pipe, store, dataset)
+        store.remove("_partial")
         store.set_attrs(status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
     except KeyboardInterrupt:
         store.set_attrs(status="interrupted")

@@ -27,6 +27,7 @@ class Progress:
         self._task = None
         self._last_logged = -1
         self._start = time.perf_counter()
+        self._last_time = self._start
 
     def __enter__(self) -> "Progress":
         if interactive():
@@ -50,8 +51,9 @@ class Progress:
             return
         if self.total:
             decile = int(10 * self.completed / self.total)
-            if decile != self._last_logged and decile < 10:
-                self._last_logged = decile
+            now = time.perf_counter()
+            if decile != self._last_logged and decile < 10 and now - self._last_time >= 5.0:
+                self._last_logged, self._last_time = decile, now
                 log.info("%s: %d/%d", self.description, self.completed, self.total)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:

@@ -53,7 +53,11 @@ class RunStore:
         return node
 
     def read(self, path: str) -> np.ndarray:
-        return np.asarray(self.array(path)[...])
+        """The whole array as numpy; zarr's variable-length strings come back as ``<U`` arrays."""
+        data = np.asarray(self.array(path)[...])
+        if data.dtype.kind == "T":
+            data = np.array(data.tolist(), dtype=str)
+        return data
 
     def attrs(self, path: str = "") -> dict[str, Any]:
         node = self.root if path in ("", "/") else self.root[path]
@@ -152,7 +156,7 @@ class StageWriter:
         data = np.asarray(data)
         dtype: Any = str if data.dtype.kind in "USO" else data.dtype
         if dtype is str:
-            data = data.astype(str)
+            data = np.array(data.tolist(), dtype=str)
         arr = self.create_array(path, data.shape, dtype, chunks=chunks or (data.shape or None), attrs=attrs)
         if data.size:
             arr[...] = data

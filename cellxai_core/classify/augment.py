@@ -1,0 +1,47 @@
+"""Random rotation and shift of training samples, vectorised over the batch.
+
+torchvision's ``v2.RandomAffine`` draws one set of parameters per call (one per batch),
+so per-sample parameters would need a Python loop per image; this builds all the
+sample matrices at once and resamples with one ``grid_sample``. The geometry follows
+``torchvision.transforms.v2.functional.affine`` (rotation about the image centre, then
+translation, zeros outside), which the tests check. All images of a sample (its
+isolated channels or time points) get the same transform, so they stay aligned.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def affine_matrices(angles_deg: torch.Tensor, shifts_px: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``affine_grid`` matrices (B, 2, 3) mapping output to input in normalised coordinates.
+
+    ``angles_deg`` (B,) as torchvision's ``affine(angle=...)``; ``shifts_px`` (B, 2) as its
+    ``translate=[tx, ty]`` (pixels, x to the right, y down).
+    """
+    a = torch.deg2rad(angles_deg.double())
+    cos, sin = torch.cos(a), torch.sin(a)
+    # inverse of "rotate by angle then translate", in centred pixel coordinates (y down)
+    inv = torch.stack([torch.stack([cos, sin], -1), torch.stack([-sin, cos], -1)], -2)  # (B, 2, 2)
+    half = torch.tensor([width / 2.0, height / 2.0], dtype=torch.float64, device=angles_deg.device)
+    linear = inv * half[None, None, :] / half[None, :, None]  # diag(1/half) @ inv @ diag(half)
+    offset = -(inv @ shifts_px.double().unsqueeze(-1)).squeeze(-1) / half
+    return torch.cat([linear, offset.unsqueeze(-1)], dim=-1)
+
+
+def random_affine(
+    images: torch.Tensor, rotation: float, shift: float, generator: torch.Generator
+) -> torch.Tensor:
+    """Rotate each sample of (B, S, C, H, W) by U(-rotation, rotation) degrees and shift it by U(-shift, shift) px."""
+    if rotation <= 0 and shift <= 0:
+        return images
+    b, s, c, h, w = images.shape
+    angles = (torch.rand(b, generator=generator, dtype=torch.float64) * 2 - 1) * rotation
+    shifts = (torch.rand(b, 2, generator=generator, dtype=torch.float64) * 2 - 1) * shift
+    theta = affine_matrices(angles, shifts, h, w).to(device=images.device, dtype=images.dtype)
+    flat = images.reshape(b, s * c, h, w)
+    grid = F.affine_grid(theta, list(flat.shape), align_corners=False)
+    out = F.grid_sample(flat, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+    return out.reshape(b, s, c, h, w)
+

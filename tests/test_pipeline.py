@@ -1,0 +1,116 @@
+"""The pipeline end to end with small real components: layout, determinism, resume."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+import cellxai_core as cx
+import core_plugin
+
+RUNNER = Path(__file__).parent / "runner.py"
+EXPECTED = [
+    "clusters/embedding", "clusters/exemplars", "clusters/labels", "explanations/test-sizes/sizes",
+    "features/fused", "features/handcrafted", "features/tokens", "samples/id",
+    "samples/meta/plate", "samples/meta/row", "samples/truth/program",
+]
+
+
+def _arrays(run):
+    return {p: run.store.read(p) for p in run.store.tree() if not p.startswith("progress/")}
+
+
+def test_run_writes_the_documented_run_directory(registry, tmp_path):
+    run = cx.run(core_plugin.PIPELINE, out=tmp_path / "r")
+    assert {p.name for p in (tmp_path / "r").iterdir()} == {"config.yaml", "store.zarr", "results.csv"}
+    assert [p for p in run.store.tree() if not p.startswith("progress/")] == EXPECTED
+    n = core_plugin.PIPELINE["dataset"]["params"]["n"]
+    assert run.array("features/tokens").shape == (n, 3, 8) and run.array("features/tokens").dtype == np.float32
+    assert run.array("features/fused").shape == (n, 2 * 8 + 2)
+    assert run.store.attrs("features/handcrafted")["names"] == ["a_mean", "b_mean"]
+    assert run.array("clusters/labels").dtype == np.int32
+    assert run.array("clusters/embedding").shape == (n, 2)
+    assert run.array("clusters/exemplars").dtype == np.int64
+    attrs = run.store.attrs("clusters")
+    assert attrs["truth_agreement"]["ari"] == pytest.approx(1.0)  # grow vs shrink is separable
+    assert run.store.attrs("clusters/exemplars")["method"] == "test-kmeans"
+    root = run.store.attrs()
+    assert root["status"] == "complete" and root["config"]["encoder"]["params"]["width"] == 8
+    assert set(root["stages"]) == {"load", "pretrain", "encode", "fuse", "cluster", "explain:test-sizes"}
+    assert np.array_equal(run.array("explanations/test-sizes/sizes"), np.bincount(run.labels))
+    config = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
+    assert config["seed"] == 0 and config["device"] == "cpu" and config["plugins"] == {"core_plugin": "0+local"}
+    rows = run.results()
+    assert len(rows) == n and list(rows[0]) == ["id", "Metadata_plate", "Metadata_row", "Truth_program", "cluster"]
+    assert [int(r["cluster"]) for r in rows] == run.labels.tolist()
+    assert not (tmp_path / "r" / "store.zarr" / "_partial").exists()
+
+
+def test_same_seed_same_results_and_different_seed_differs(registry, tmp_path):
+    a = _arrays(cx.run(core_plugin.PIPELINE, out=tmp_path / "a"))
+    b = _arrays(cx.run(core_plugin.PIPELINE, out=tmp_path / "b"))
+    assert a.keys() == b.keys()
+    for key in a:
+        assert np.array_equal(a[key], b[key]), key
+    c = _arrays(cx.run(core_plugin.PIPELINE, out=tmp_path / "c", overrides={"seed": 1}))
+    assert not np.array_equal(a["features/tokens"], c["features/tokens"])
+
+
+def test_sigkill_during_encode_then_resume_equals_clean_run(registry, tmp_path):
+    config = dict(core_plugin.PIPELINE)
+    path = tmp_path / "p.yaml"
+    path.write_text(yaml.safe_dump(config))
+    clean = _arrays(cx.run(path, out=tmp_path / "clean", overrides={"encoder.params.delay": 0.0}))
+
+    slow = ["--set", "encoder.params.delay=0.15"]
+    out = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, str(RUNNER), "-q", "run", str(path), "--out", str(out), *slow],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    progress = out / "store.zarr" / "progress" / "encode" / "c"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (progress.exists() and len(list(progress.iterdir())) >= 1):
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.communicate()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (out / "results.csv").exists()
+    with pytest.raises(cx.UserError, match="not complete"):
+        cx.open_run(out)
+    done_before = len(list(progress.iterdir()))
+    assert 1 <= done_before < 3  # killed part-way through the 3 chunks of encode
+
+    result = subprocess.run([sys.executable, str(RUNNER), "-q", "run", str(path), "--out", str(out), "--resume", *slow],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    resumed = _arrays(cx.open_run(out))
+    assert resumed.keys() == clean.keys()
+    for key in clean:
+        assert np.array_equal(resumed[key], clean[key]), key
+
+
+def test_failed_stage_leaves_a_failed_run(registry, tmp_path):
+    with pytest.raises(cx.UserError):
+        cx.run(core_plugin.PIPELINE, out=tmp_path / "r", overrides={"device": "cuda:3"} if not _cuda() else {"explainers": [{"name": "nope"}]})
+
+
+def _cuda():
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def test_api_load_component_and_dataset(registry):
+    ds = cx.load_dataset("test-blobs", n=4, seed=3)
+    assert len(ds) == 4 and ds[1].truth["program"] == "shrink"
+    enc = cx.load_component("encoder", "test-conv", width=5, in_channels=2)
+    import torch
+
+    assert enc(torch.zeros(2, 2, 16, 16)).shape == (2, 5)
+    with pytest.raises(cx.ConfigError, match="unknown parameter 'wdth'"):
+        cx.load_component("encoder", "test-conv", wdth=5, in_channels=2)
