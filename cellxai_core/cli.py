@@ -116,7 +116,10 @@ def plugins_list(
     for row in rows:
         status = row["status"] if row["status"] == "ok" else f"[red]{row['status']}[/red]"
         table.add_row(row["name"], row["kind"], row["summary"], row["distribution"], row["version"], status)
-    Console().print(table)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=160)
+    console.print(table)
 
 
 def _mount_optional() -> None:

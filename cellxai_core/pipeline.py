@@ -236,3 +236,44 @@ def run(
         else:
             write_report(out)
     return open_run(out)
+
+
+def explain_run(run_dir: str | Path, name: str, params: Mapping[str, Any] | None = None, *, registry: Registry | None = None) -> dict[str, Any]:
+    """Run one more explainer on a finished run (``cellxai evaluate`` / ``cellxai explain``).
+
+    The run's own config rebuilds the dataset and model; the explainer's results go to
+    ``explanations/<name>`` like those of the pipeline's explainers. Returns its attrs.
+    """
+    from .api import open_run
+    from .build import validated_params
+    from .model import seed_everything
+
+    registry = registry or get_registry()
+    opened = open_run(run_dir)
+    cfg, params_by_path = load_config(opened.config, registry=registry)
+    pipe = Pipeline(cfg, params_by_path, Path(run_dir), registry, cfg.device)
+    dataset = pipe.build("dataset", "dataset")
+    store = RunStore(Path(run_dir) / STORE)
+    ctx = RunContext(
+        config=cfg, dataset=dataset, store=store, run_dir=Path(run_dir), device=cfg.device,
+        seed=cfg.seed, progress=progress, model_loader=lambda: stages.load_trained_model(pipe, dataset),
+    )
+    own = dict(params or {})
+    checked = validated_params("explainer", name, own, registry)
+    if "device" in type(checked).model_fields and "device" not in own:
+        checked = checked.model_copy(update={"device": cfg.device})
+    explainer = construct("explainer", name, checked, registry)
+    if cfg.task not in tuple(getattr(explainer, "tasks", ("cluster", "classify"))):
+        raise ConfigError(f"explainer '{name}' does not apply to task '{cfg.task}'")
+    for before in getattr(explainer, "after", ()):
+        if not store.has(f"explanations/{before}") and store.stage_status(f"explain:{before}") != "done":
+            raise UserError(f"{run_dir}: explainer '{name}' needs '{before}' to have run; run `cellxai explain {run_dir} {before}` first")
+    stage = f"explain:{name}"
+    seed_everything(stage_seed(cfg.seed, stage))
+    store.set_stage(stage, "running")
+    start = time.perf_counter()
+    stages.explain(pipe, ctx, name, explainer, {})
+    store.set_stage(stage, "done", seconds=round(time.perf_counter() - start, 3), params=checked.model_dump(mode="json"))
+    store.remove("_partial")
+    group = Path(run_dir) / STORE / "explanations" / name / "zarr.json"
+    return store.attrs(f"explanations/{name}") if group.exists() else {}

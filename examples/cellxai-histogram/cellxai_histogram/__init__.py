@@ -1,0 +1,1 @@
+"""Example cellxai plugin: a soft intensity-histogram encoder."""
