@@ -8,9 +8,10 @@ generates sample i on access, so memory does not grow with ``len(ds)``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Literal, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Protocol, Sequence, runtime_checkable
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported lazily: `cellxai --help` must stay fast
+    import numpy as np
 
 SetAxis = Literal["time", "channel", "image"]
 TRUTH_KEYS = ("program", "class", "mask", "counts")
@@ -34,6 +35,8 @@ class Sample:
     truth: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         if self.images.ndim != 4:
             raise ValueError(f"sample {self.id}: images must be (S, C, H, W), got shape {self.images.shape}")
         if self.images.dtype != np.float32:
@@ -88,6 +91,8 @@ def dataset_classes(ds: Dataset) -> tuple[str, ...] | None:
 
 def load_batch(ds: Dataset, indices: Sequence[int]) -> tuple[list[Sample], np.ndarray]:
     """Read samples and stack their images into one (B, S, C, H, W) float32 array."""
+    import numpy as np
+
     samples = [ds[int(i)] for i in indices]
     shapes = {s.images.shape for s in samples}
     if len(shapes) > 1:
