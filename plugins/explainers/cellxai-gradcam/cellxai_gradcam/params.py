@@ -1,0 +1,60 @@
+"""Params of the explainers in this plugin. Pydantic only: importing this must not import torch."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+GMEAN_EPSILON = 1.0 / 255.0
+
+
+class FaithfulnessParams(BaseModel):
+    """How faithfulness of the Grad-CAM maps is measured (``cellxai evaluate`` and ``gradcam`` with ``faithfulness: true``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_samples: int = Field(64, ge=1, description="samples (drawn with the seed) on which faithfulness is measured")
+    deletion_steps: int = Field(20, ge=2, description="steps of the deletion curve (fractions 0, 1/n, ..., 1 of the pixels)")
+    deletion_baseline: Literal["blur", "zero"] = Field(
+        "blur",
+        description="what deleted pixels become: the image's Gaussian-blurred version (sigma = 10% of the image side) or 0",
+    )
+    randomization: bool = Field(True, description="run the cascading model-randomisation sanity check")
+    batch_size: int = Field(8, ge=1, description="samples per forward / Grad-CAM batch")
+    seed: int | None = Field(None, description="seed of the subsample, random maps and re-initialised weights (default: the run's)")
+
+
+class GradCAMParams(FaithfulnessParams):
+    """Grad-CAM of every image of every sample, w.r.t. its cluster (linear head on frozen features) or class."""
+
+    target: Literal["auto", "predicted", "true_class"] = Field(
+        "auto",
+        description="auto: each sample's own cluster (task cluster) or its predicted class (task classify); "
+        "predicted: the head's top class; true_class: samples/truth/class",
+    )
+    layer: str | None = Field(
+        None, description="dotted module path inside the sample model (e.g. encoder.backbone.layer4); default: the encoder's cam_layer"
+    )
+    head_epochs: int = Field(300, ge=1, description="full-batch Adam epochs of the linear head (task cluster)")
+    head_lr: float = Field(0.05, gt=0, description="learning rate of the linear head")
+    head_weight_decay: float = Field(1e-4, ge=0, description="L2 penalty of the linear head")
+    faithfulness: bool = Field(False, description="also measure deletion AUC, pointing game and randomisation; stored under faithfulness/")
+
+
+class GmeanParams(BaseModel):
+    """Gmean-Shape and Gmean-GradCAM per group, and their patch-wise Pearson correlation image."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    weights: Literal["uniform", "target_prob"] = Field(
+        "uniform", description="image weights of the geometric mean: 1 each, or the softmax probability of the explained target"
+    )
+    epsilon: float = Field(
+        GMEAN_EPSILON,
+        gt=0,
+        description="added before the log and subtracted after: Gmean = exp(sum w ln(x + eps) / sum w) - eps (default one 8-bit grey level)",
+    )
+    radius: int = Field(2, ge=1, description="correlation patch is (2r+1) x (2r+1) pixels around each pixel (paper: r = 2)")
+    threshold: float = Field(0.5, gt=0, lt=1, description="|rho| above which a pixel counts as positively / negatively correlated")
+    batch_size: int = Field(16, ge=1, description="samples per batch while accumulating")
