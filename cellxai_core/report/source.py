@@ -1,0 +1,111 @@
+"""What the report reads: the run's store, and a few samples' images from its dataset.
+
+The images are not in the store; the dataset is rebuilt from the run's resolved config
+(the same name and params, so the same samples) and only the samples shown are read.
+When the dataset cannot be rebuilt (plugin missing, data moved) the report says so and
+shows everything else.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..api import Run
+
+
+class ReportSource:
+    """A finished run opened for the report: arrays that may or may not exist, and images."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run = Run(run_dir)
+        self.path = self.run.path
+        self.store = self.run.store
+        self.dataset_error: str | None = None
+
+    # -- store ----------------------------------------------------------------------------
+    def has(self, path: str) -> bool:
+        return self.store.has(path)
+
+    def read(self, path: str) -> np.ndarray | None:
+        return self.store.read(path) if self.store.has(path) else None
+
+    def attrs(self, path: str = "") -> dict[str, Any]:
+        try:
+            return self.store.attrs(path)
+        except KeyError:
+            return {}
+
+    def rows(self, path: str, indices: np.ndarray) -> np.ndarray | None:
+        """Rows ``indices`` of a large array (Grad-CAM maps) without reading the rest."""
+        if not self.store.has(path):
+            return None
+        arr = self.store.array(path)
+        return np.stack([np.asarray(arr[int(i)]) for i in indices]) if len(indices) else None
+
+    @cached_property
+    def ids(self) -> np.ndarray:
+        return self.store.read("samples/id")
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self.run.config
+
+    @property
+    def task(self) -> str:
+        return self.run.task
+
+    @cached_property
+    def sample_attrs(self) -> dict[str, Any]:
+        return self.attrs("samples")
+
+    @property
+    def set_axis(self) -> str:
+        return str(self.sample_attrs.get("set_axis", "image"))
+
+    @property
+    def channels(self) -> list[str]:
+        return [str(c) for c in self.sample_attrs.get("channels", [])]
+
+    def set_labels(self, s: int) -> list[str]:
+        """Names of the set positions: days of a well, channels of a cell, or images."""
+        if self.set_axis == "time":
+            return [f"day {t + 1}" for t in range(s)]
+        if self.set_axis == "channel" and len(self.channels) == 1 and s == 3:
+            return ["R", "G", "B"]
+        if self.set_axis == "channel":
+            return [f"channel {t + 1}" for t in range(s)]
+        return [f"image {t + 1}" for t in range(s)] if s > 1 else [""]
+
+    # -- images -----------------------------------------------------------------------------
+    @cached_property
+    def dataset(self) -> Any | None:
+        spec = self.config.get("dataset") or {}
+        try:
+            from ..build import load_dataset
+
+            ds = load_dataset(spec["name"], **(spec.get("params") or {}))
+        except Exception as exc:  # noqa: BLE001 - any failure only costs the images
+            self.dataset_error = f"dataset '{spec.get('name')}' could not be rebuilt ({type(exc).__name__}: {exc})"
+            return None
+        if len(ds) != len(self.ids):
+            self.dataset_error = f"dataset '{spec.get('name')}' now has {len(ds)} samples, the run had {len(self.ids)}"
+            return None
+        return ds
+
+    def images(self, index: int) -> np.ndarray | None:
+        """Sample ``index``'s images (S, C, H, W) in [0, 1], or None when they cannot be read."""
+        ds = self.dataset
+        if ds is None:
+            return None
+        sample = ds[int(index)]
+        if str(sample.id) != str(self.ids[int(index)]):
+            self.dataset_error = f"sample {index} is now '{sample.id}', the run had '{self.ids[int(index)]}'"
+            return None
+        return np.asarray(sample.images, dtype=np.float32)
+
+    def images_note(self) -> str:
+        return f"Images not shown: {self.dataset_error}." if self.dataset_error else "Images not shown."
