@@ -1,0 +1,96 @@
+"""Training of the temporal fusion on frozen tokens (the encoder is not touched).
+
+Targets are the human-designed densities per day and trends per well, standardised,
+so that no cell type dominates the loss. After training, the fused vector is scaled to
+unit mean variance per dimension (a constant factor: distances keep their ratios).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from cellxai_core.errors import UserError
+
+from .fusion_roles import SideRoles
+
+
+def _mean_std(x: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-column mean and std over every leading axis; constant columns get std 1."""
+    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    mean, std = flat.mean(axis=0), flat.std(axis=0)
+    std = np.where(std > 1e-8, std, 1.0)
+    return torch.from_numpy(mean).float(), torch.from_numpy(std).float()
+
+
+def _r2(pred: torch.Tensor, target: torch.Tensor) -> float:
+    """Coefficient of determination over all entries of standardised targets."""
+    residual = ((pred - target) ** 2).sum()
+    total = ((target - target.mean(dim=0)) ** 2).sum().clamp_min(1e-12)
+    return float(1 - residual / total)
+
+
+def fit_fusion(fusion: Any, tokens: np.ndarray, side: np.ndarray | None, roles: SideRoles, ctx: Any) -> dict[str, float]:
+    """Fit the standardisation buffers and train attention + heads; returns training metrics."""
+    if side is None or not roles.density:
+        raise UserError(
+            "fusion 'temporal-attention' is trained to predict cell densities from the human-designed features "
+            "(columns cancer_area, t_cell_area, dead_area); the encoder provides none — use an encoder with "
+            "human-designed features (unet, resnet18, resnet34) or another fusion"
+        )
+    s = fusion.training_settings
+    device = torch.device(getattr(ctx, "device", "cpu") if ctx is not None else "cpu")
+    fusion.to(device)
+    t_mean, t_std = _mean_std(tokens)
+    s_mean, s_std = _mean_std(side)
+    fusion.token_mean.copy_(t_mean), fusion.token_std.copy_(t_std)
+    fusion.side_mean.copy_(s_mean), fusion.side_std.copy_(s_std)
+    fusion.set_roles(roles)
+
+    tok = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.float32)).to(device)
+    sd = torch.from_numpy(np.ascontiguousarray(side, dtype=np.float32)).to(device)
+    standard = (sd - fusion.side_mean) / fusion.side_std
+    density_target = standard[..., list(roles.density)]
+    use_trend_head = fusion.use_trend and bool(roles.trend)
+    trend_target = standard[:, 0, list(roles.trend)] if use_trend_head else None
+
+    n = len(tok)
+    rng = np.random.default_rng(s["seed"])
+    losses: list[float] = []
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(s["seed"])
+        optimizer = torch.optim.Adam(fusion.parameters(), lr=s["lr"], weight_decay=s["weight_decay"])
+        fusion.train()
+        progress = ctx.progress(total=s["epochs"], description="fit temporal-attention") if ctx is not None else nullcontext()
+        with progress as bar:
+            for _ in range(s["epochs"]):
+                order = torch.from_numpy(rng.permutation(n)).to(device)
+                for start in range(0, n, s["batch_size"]):
+                    idx = order[start : start + s["batch_size"]]
+                    density, trend = fusion._heads(fusion.embed(tok[idx], sd[idx]))
+                    loss = F.mse_loss(density, density_target[idx])
+                    if trend_target is not None:
+                        loss = loss + F.mse_loss(trend, trend_target[idx])
+                    optimizer.zero_grad(set_to_none=True)
+                    loss.backward()
+                    optimizer.step()
+                    losses.append(float(loss.detach()))
+                if bar is not None:
+                    bar.advance(1)
+    fusion.eval()
+    with torch.no_grad():
+        z = torch.cat([fusion.embed(tok[i : i + 1024], sd[i : i + 1024]) for i in range(0, n, 1024)])
+        fusion.fused_scale.fill_(float(1.0 / z.var(dim=0).mean().clamp_min(1e-12).sqrt()))
+        density, trend = fusion._heads(z)
+    metrics = {
+        "fusion_loss_first": float(np.mean(losses[: max(1, len(losses) // 20)])) if losses else float("nan"),
+        "fusion_loss_last": float(np.mean(losses[-max(1, len(losses) // 20) :])) if losses else float("nan"),
+        "fusion_r2_density": _r2(density.flatten(1), density_target.flatten(1)),
+    }
+    if trend_target is not None:
+        metrics["fusion_r2_trend"] = _r2(trend, trend_target)
+    return metrics

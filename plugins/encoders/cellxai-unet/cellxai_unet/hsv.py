@@ -1,0 +1,94 @@
+"""HSV pseudo-labels: background / cancer / T cell / dead for every image, batched in torch.
+
+Why HSV (paper §3.1): cells are brighter than their surroundings (V), live cells are
+saturated while dead cells are pale (S), and the stain sets the hue (cancer green,
+T cells red). The local background (the well disc, uneven illumination) is removed
+with a morphological top-hat before thresholding, so that Otsu separates cells from
+background rather than the well from the plate.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from cellxai_core.errors import DataError
+
+from .params import PseudoLabelParams
+
+BACKGROUND, CANCER, T_CELL, DEAD = 0, 1, 2, 3
+CLASS_NAMES = ("background", "cancer", "t_cell", "dead")
+CELL_TYPES = CLASS_NAMES[1:]
+
+
+def as_rgb(images: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) -> (N, 3, H, W): RGB as is, two channels read as (R, G) with B = 0."""
+    c = images.shape[1]
+    if c == 3:
+        return images
+    if c == 2:
+        return torch.cat([images, torch.zeros_like(images[:, :1])], dim=1)
+    raise DataError(f"HSV pseudo-labels need RGB (3 channels) or (R, G) images; got {c} channel(s)")
+
+
+def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(N, 3, H, W) in [0, 1] -> hue in degrees [0, 360), saturation and value, each (N, H, W)."""
+    r, g, b = rgb.clamp(0, 1).unbind(dim=1)
+    value, argmax = rgb.clamp(0, 1).max(dim=1)
+    minimum = rgb.clamp(0, 1).min(dim=1).values
+    delta = value - minimum
+    safe = torch.where(delta > 0, delta, torch.ones_like(delta))
+    hue = torch.where(
+        argmax == 0, ((g - b) / safe) % 6, torch.where(argmax == 1, (b - r) / safe + 2, (r - g) / safe + 4)
+    )
+    hue = torch.where(delta > 0, hue * 60.0, torch.zeros_like(hue)) % 360.0
+    saturation = torch.where(value > 0, delta / torch.where(value > 0, value, torch.ones_like(value)), torch.zeros_like(value))
+    return hue, saturation, value
+
+
+def top_hat(value: torch.Tensor, radius: int) -> torch.Tensor:
+    """White top-hat of (N, H, W): value minus its grey opening with a (2r+1)² square."""
+    k = 2 * radius + 1
+    x = value.unsqueeze(1)
+    eroded = -F.max_pool2d(-x, k, stride=1, padding=radius)
+    opened = F.max_pool2d(eroded, k, stride=1, padding=radius)
+    return (x - opened).squeeze(1).clamp_min(0)
+
+
+def otsu_thresholds(values: torch.Tensor, bins: int = 256) -> torch.Tensor:
+    """Otsu's threshold of each row of (N, P) values in [0, 1] -> (N,), vectorised over rows."""
+    n = values.shape[0]
+    idx = (values.clamp(0, 1) * (bins - 1)).round().long()
+    hist = torch.zeros(n, bins, device=values.device, dtype=torch.float64)
+    hist.scatter_add_(1, idx, torch.ones_like(idx, dtype=torch.float64))
+    p = hist / hist.sum(dim=1, keepdim=True)
+    centers = torch.arange(bins, device=values.device, dtype=torch.float64) / (bins - 1)
+    w0 = p.cumsum(dim=1)
+    mu = (p * centers).cumsum(dim=1)
+    mu_t = mu[:, -1:]
+    between = (mu_t * w0 - mu) ** 2 / (w0 * (1 - w0)).clamp_min(1e-12)
+    between[(w0 <= 0) | (w0 >= 1)] = -1
+    best = between.argmax(dim=1)
+    # threshold between bin ``best`` and the next one: pixels above it are foreground
+    return ((best.to(torch.float64) + 0.5) / (bins - 1)).to(values.dtype)
+
+
+def pseudo_labels(images: torch.Tensor, params: PseudoLabelParams | None = None) -> torch.Tensor:
+    """(N, C, H, W) in [0, 1] -> (N, H, W) int64 labels 0 background, 1 cancer, 2 T cell, 3 dead."""
+    p = params or PseudoLabelParams()
+    hue, sat, val = rgb_to_hsv(as_rgb(images.float()))
+    bright = top_hat(val, p.background_radius)
+    if p.v_threshold is None:
+        peak = bright.flatten(1).amax(dim=1).clamp_min(1e-6)
+        thr = otsu_thresholds(bright.flatten(1) / peak[:, None]) * peak
+    else:
+        thr = torch.full((images.shape[0],), float(p.v_threshold), device=images.device)
+    foreground = bright > thr[:, None, None]
+    dead = foreground & (sat < p.s_threshold)
+    lo, hi = p.cancer_hue
+    green = (hue >= lo) & (hue < hi)
+    labels = torch.zeros_like(val, dtype=torch.long)
+    labels[foreground & green] = CANCER
+    labels[foreground & ~green] = T_CELL
+    labels[dead] = DEAD
+    return labels

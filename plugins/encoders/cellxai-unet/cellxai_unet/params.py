@@ -1,0 +1,127 @@
+"""Params of every component of this plugin. Pydantic only: no torch import here."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class PseudoLabelParams(BaseModel):
+    """HSV foreground / background pseudo-labels (background, cancer, T cell, dead)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    v_threshold: float | None = Field(
+        None, ge=0, le=1,
+        description="Foreground threshold on the background-subtracted brightness (V top-hat); "
+        "null = Otsu per image.",
+    )
+    background_radius: int = Field(
+        8, ge=1, le=64,
+        description="Radius (px) of the morphological opening that estimates the local background "
+        "(well disc, illumination) subtracted from V; larger than the biggest cell.",
+    )
+    s_threshold: float = Field(
+        0.3, ge=0, le=1,
+        description="Foreground pixels with HSV saturation below this are dead (desaturated / pale) cells.",
+    )
+    cancer_hue: tuple[float, float] = Field(
+        (60.0, 180.0),
+        description="Hue range in degrees [low, high) of live cancer cells (green); other live hues are T cells (red).",
+    )
+    min_area: int = Field(
+        4, ge=1, description="Connected components smaller than this (px) are not counted as cells."
+    )
+
+    @model_validator(mode="after")
+    def _hue_order(self) -> "PseudoLabelParams":
+        lo, hi = self.cancer_hue
+        if not 0 <= lo < hi <= 360:
+            raise ValueError(f"cancer_hue must satisfy 0 <= low < high <= 360, got {self.cancer_hue}")
+        return self
+
+
+class PretrainParams(BaseModel):
+    """Segmentation pre-training shared by the U-Net and ResNet encoders."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pretrain: bool = Field(True, description="Pre-train on segmentation before encoding.")
+    pretrain_on: Literal["pseudo", "truth"] = Field(
+        "pseudo",
+        description="Segmentation targets: HSV pseudo-labels (no annotation needed) or the dataset's "
+        "truth masks (only when it has them).",
+    )
+    optimizer: Literal["adam", "adamw", "sgd"] = Field(
+        "adam",
+        description="Adam by default: the paper's SGD at lr 1e-4 for 100 iterations barely moves a "
+        "randomly initialised U-Net; set optimizer: sgd, lr: 1e-4 to reproduce the paper exactly.",
+    )
+    lr: float = Field(1e-3, gt=0, description="Learning rate (paper: 1e-4 with SGD).")
+    weight_decay: float = Field(1e-4, ge=0, description="Weight decay (paper: 1e-4).")
+    momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum (ignored by Adam).")
+    batch_size: int = Field(16, ge=1, description="Images per pre-training step (paper: 16).")
+    iterations: int = Field(150, ge=0, description="Pre-training steps (paper: 100).")
+    eval_wells: int = Field(
+        8, ge=0,
+        description="Samples held out of pre-training and scored against truth masks when the dataset has them.",
+    )
+    pseudo_labels: PseudoLabelParams = Field(
+        default_factory=PseudoLabelParams, description="HSV pseudo-label thresholds (also used by the human-designed features)."
+    )
+    weights: str | None = Field(
+        None, description="Start from these weights (.safetensors or a torch state dict, loaded with weights_only=True)."
+    )
+    seed: int = Field(0, description="Seed of initialisation and pre-training (the run's seed unless set).")
+
+
+class UNetParams(PretrainParams):
+    """The ``unet`` encoder."""
+
+    base_channels: int = Field(16, ge=2, le=256, description="Channels of the first level; doubled at each level.")
+    depth: int = Field(3, ge=1, le=6, description="Number of down-sampling steps (173 px -> 21 px bottleneck at depth 3).")
+    decoder_tokens: bool = Field(
+        True,
+        description="Tokens = pooled bottleneck + pooled last decoder features (and Grad-CAM reads the last "
+        "decoder conv at full resolution); false = pooled bottleneck only (Grad-CAM reads the bottleneck).",
+    )
+
+
+class ResNetParams(PretrainParams):
+    """The ``resnet18`` / ``resnet34`` encoders (torchvision, random init unless ``weights``)."""
+
+    pretrain: bool = Field(
+        True, description="Pre-train with a light FCN head on segmentation before encoding (as the U-Net)."
+    )
+
+
+class TemporalAttentionParams(BaseModel):
+    """The ``temporal-attention`` fusion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    heads: int = Field(4, ge=1, description="Attention heads.")
+    dim: int = Field(32, ge=4, description="Width of the per-day tokens inside the fusion (divisible by heads).")
+    out_dim: int = Field(16, ge=2, description="Size of the fused vector (the clustering feature).")
+    positional: Literal["sinusoidal", "learned", "none"] = Field(
+        "sinusoidal", description="Day (positional) encoding added to each time point's token."
+    )
+    use_handcrafted: bool = Field(True, description="Feed the human-designed features as extra input.")
+    use_trend: bool = Field(
+        True, description="Use the change / slope features (input and trend head); false = densities only."
+    )
+    temporal: bool = Field(
+        True, description="Attention over the ordered time points; false = mean over time points (ablation)."
+    )
+    epochs: int = Field(300, ge=0, description="Training epochs of the fusion on the frozen tokens.")
+    lr: float = Field(3e-3, gt=0, description="Adam learning rate.")
+    weight_decay: float = Field(1e-4, ge=0, description="Adam weight decay.")
+    batch_size: int = Field(256, ge=1, description="Wells per training step.")
+    seed: int = Field(0, description="Seed of initialisation and training (the run's seed unless set).")
+
+    @model_validator(mode="after")
+    def _divisible(self) -> "TemporalAttentionParams":
+        if self.dim % self.heads:
+            raise ValueError(f"dim ({self.dim}) must be divisible by heads ({self.heads})")
+        return self

@@ -1,0 +1,96 @@
+"""The ``unet`` encoder: a U-Net (Ronneberger et al. 2015) whose pooled features are the tokens.
+
+Tokens are the global average of the bottleneck (what the image contains, coarse) and,
+by default, of the last decoder block (per-pixel cell-type features at full
+resolution, whose average tracks the density of each cell type).
+
+``cam_layer``: with decoder tokens, the last decoder block (full resolution, and its
+features are exactly the segmentation features, so Grad-CAM maps outline cells);
+without them, the bottleneck block (H / 2**depth: 21 px at 173 px, depth 3), the only
+layer every token then depends on. Any size works: up-sampling matches the skip sizes.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .base import SegmentationEncoder
+
+
+class DoubleConv(nn.Sequential):
+    """(conv 3x3, batch norm, ReLU) twice."""
+
+    def __init__(self, in_channels: int, out_channels: int) -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels),
+            nn.ReLU(inplace=True),
+        )
+
+
+class UpBlock(nn.Module):
+    """Bilinear up-sampling to the skip's size (odd sizes welcome), concatenation, DoubleConv."""
+
+    def __init__(self, in_channels: int, skip_channels: int, out_channels: int) -> None:
+        super().__init__()
+        self.conv = DoubleConv(in_channels + skip_channels, out_channels)
+
+    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        return self.conv(torch.cat([x, skip], dim=1))
+
+
+class UNetEncoder(SegmentationEncoder):
+    """U-Net with ``depth`` down-sampling steps starting at ``base_channels`` channels."""
+
+    name = "unet"
+
+    def build(self, in_channels: int, *, base_channels: int = 16, depth: int = 3, decoder_tokens: bool = True) -> None:
+        widths = [base_channels * 2**level for level in range(depth + 1)]
+        self.depth = depth
+        self.decoder_tokens = decoder_tokens
+        self.stem = DoubleConv(in_channels, widths[0])
+        self.down = nn.ModuleList(DoubleConv(widths[i], widths[i + 1]) for i in range(depth))
+        self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], widths[i]) for i in reversed(range(depth)))
+        self.classifier = nn.Conv2d(widths[0], self.n_classes, 1)
+        self.out_dim = widths[-1] + (widths[0] if decoder_tokens else 0)
+
+    @property
+    def cam_layer(self) -> nn.Module:
+        """The block Grad-CAM reads (a property, so that it is not registered twice in the state dict)."""
+        if self.decoder_tokens and self.depth:
+            return self.up[-1]
+        return self.down[-1] if self.depth else self.stem
+
+    def _encode(self, images: torch.Tensor) -> list[torch.Tensor]:
+        features = [self.stem(images)]
+        for block in self.down:
+            features.append(block(F.max_pool2d(features[-1], 2)))
+        return features
+
+    def _decode(self, features: list[torch.Tensor]) -> torch.Tensor:
+        x = features[-1]
+        for block, skip in zip(self.up, reversed(features[:-1])):
+            x = block(x, skip)
+        return x
+
+    def segment(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> logits (N, 4, H, W)."""
+        return self.classifier(self._decode(self._encode(images)))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> tokens (N, out_dim)."""
+        features = self._encode(images)
+        tokens = [features[-1].mean(dim=(2, 3))]
+        if self.decoder_tokens:
+            tokens.append(self._decode(features).mean(dim=(2, 3)))
+        return torch.cat(tokens, dim=1)
+
+    def extra_repr(self) -> str:
+        return f"depth={self.depth}, decoder_tokens={self.decoder_tokens}, out_dim={self.out_dim}"
+

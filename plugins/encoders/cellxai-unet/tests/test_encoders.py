@@ -1,0 +1,119 @@
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from cellxai_core.errors import UserError
+from cellxai_unet.resnet import ResNet18Encoder, ResNet34Encoder
+from cellxai_unet.unet import UNetEncoder
+
+TINY = dict(base_channels=4, depth=2)
+
+
+@pytest.mark.parametrize("decoder_tokens, out_dim, cam_hw", [(True, 16 + 4, (37, 45)), (False, 16, (9, 11))])
+def test_unet_shapes_on_odd_sizes_and_cam_layer(decoder_tokens, out_dim, cam_hw):
+    model = UNetEncoder(in_channels=3, decoder_tokens=decoder_tokens, **TINY)
+    x = torch.rand(2, 3, 37, 45)
+    assert model.segment(x).shape == (2, 4, 37, 45)
+    assert model(x).shape == (2, out_dim) and model.out_dim == out_dim
+    seen = {}
+    handle = model.cam_layer.register_forward_hook(lambda m, i, o: seen.update(out=o))
+    x.requires_grad_(True)
+    model(x).sum().backward()
+    handle.remove()
+    assert seen["out"].shape[-2:] == cam_hw
+    assert any(m is model.cam_layer for m in model.modules())
+    # the cam layer is not registered twice: safetensors can save the state dict
+    assert not any(k.startswith("cam_layer") for k in model.state_dict())
+
+
+def test_cam_layer_receives_gradient_from_tokens():
+    model = UNetEncoder(in_channels=3, **TINY)
+    grads = {}
+    handle = model.cam_layer.register_full_backward_hook(lambda m, gi, go: grads.update(g=go[0]))
+    model(torch.rand(2, 3, 32, 32)).sum().backward()
+    handle.remove()
+    assert grads["g"].abs().sum() > 0
+
+
+def test_same_seed_same_weights_and_other_seed_differs():
+    a, b = UNetEncoder(in_channels=3, seed=3, **TINY), UNetEncoder(in_channels=3, seed=3, **TINY)
+    c = UNetEncoder(in_channels=3, seed=4, **TINY)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(a.stem[0].weight, c.stem[0].weight)
+
+
+def test_pretrain_loss_decreases_and_reports_metrics(wells_factory, context_of):
+    ds = wells_factory(n=6, size=48)
+    model = UNetEncoder(in_channels=3, iterations=40, lr=3e-3, batch_size=6, eval_wells=2, **TINY)
+    metrics = model.pretrain(context_of(ds))
+    assert metrics["pretrain_loss_last"] < 0.8 * metrics["pretrain_loss_first"]
+    for cell in ("cancer", "t_cell", "dead"):
+        for name in ("acc", "se", "sp", "pc", "js", "dc"):
+            assert 0 <= metrics[f"seg_{name}_{cell}"] <= 1
+        assert metrics[f"pseudo_dc_{cell}"] > 0.85
+    assert metrics["eval_samples"] == 1  # a quarter of 6 wells at most
+    assert not model.training
+
+
+def test_pretrain_is_deterministic(wells_factory, context_of):
+    ds = wells_factory(n=4, size=48)
+    runs = []
+    for _ in range(2):
+        model = UNetEncoder(in_channels=3, iterations=3, batch_size=4, eval_wells=0, **TINY)
+        model.pretrain(context_of(ds))
+        runs.append(model.state_dict())
+    assert all(torch.equal(runs[0][k], runs[1][k]) for k in runs[0])
+
+
+def test_pretrain_on_truth_needs_masks(wells_factory, context_of):
+    ds = wells_factory(n=4, size=48)
+    ds.truth_keys = ("program",)
+    model = UNetEncoder(in_channels=3, iterations=2, pretrain_on="truth", **TINY)
+    with pytest.raises(UserError, match="no truth masks"):
+        model.pretrain(context_of(ds))
+    assert UNetEncoder(in_channels=3, pretrain=False, **TINY).pretrain(context_of(ds)) == {}
+
+
+def test_weights_round_trip_and_mismatch(tmp_path):
+    model = UNetEncoder(in_channels=3, seed=1, **TINY)
+    path = tmp_path / "unet.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    loaded = UNetEncoder(in_channels=3, seed=2, weights=str(path), **TINY)
+    x = torch.rand(1, 3, 32, 32)
+    assert torch.allclose(model(x), loaded(x))
+    torch.save(model.state_dict(), tmp_path / "unet.pt")
+    assert torch.allclose(model(x), UNetEncoder(in_channels=3, weights=str(tmp_path / "unet.pt"), **TINY)(x))
+    with pytest.raises(UserError, match="do not fit"):
+        UNetEncoder(in_channels=3, base_channels=8, depth=2, weights=str(path))
+    with pytest.raises(UserError, match="does not exist"):
+        UNetEncoder(in_channels=3, weights=str(tmp_path / "missing.pt"), **TINY)
+
+
+@pytest.mark.parametrize("cls, channels", [(ResNet18Encoder, 3), (ResNet34Encoder, 1)])
+def test_resnet_encoders(cls, channels):
+    model = cls(in_channels=channels)
+    x = torch.rand(2, channels, 64, 64)
+    assert model(x).shape == (2, 512) and model.out_dim == 512
+    assert model.segment(x).shape == (2, 4, 64, 64)
+    assert model.cam_layer is model.trunk.layer4[-1]
+    assert model.name == f"resnet{cls.depth}"
+
+
+def test_resnet_accepts_plain_torchvision_weights(tmp_path):
+    import torchvision
+
+    plain = torchvision.models.resnet18(weights=None)
+    torch.nn.init.constant_(plain.conv1.weight, 0.01)
+    torch.save(plain.state_dict(), tmp_path / "r18.pth")
+    model = ResNet18Encoder(in_channels=3, weights=str(tmp_path / "r18.pth"))
+    assert torch.all(model.trunk.conv1.weight == 0.01)
+    with pytest.raises(UserError, match="do not fit"):
+        ResNet18Encoder(in_channels=1, weights=str(tmp_path / "r18.pth"))
+
+
+def test_handcrafted_through_the_encoder(painted):
+    model = UNetEncoder(in_channels=3, **TINY)
+    images = torch.from_numpy(np.stack([painted[i].images for i in range(2)]))
+    feats = model.handcrafted(images)
+    assert feats.shape == (2, 5, len(model.handcrafted_names))
