@@ -17,13 +17,13 @@ from cellxai_core.data import Sample
 class ToyCells:
     """Class 'metastatic' has a bright disc in channel 0, 'normal' a faint one; both noisy."""
 
-    channels = ("R", "G", "B")
     classes = ("normal", "metastatic")
 
     def __init__(self, n: int = 40, size: int = 16, set_axis: str = "image", seed: int = 0) -> None:
         rng = np.random.default_rng(seed)
         self.set_axis = set_axis
         self.set_size = 3 if set_axis == "channel" else 1
+        self.channels = ("stain",) if set_axis == "channel" else ("R", "G", "B")  # names of an image's channels
         self.image_size = (size, size)
         yy, xx = np.mgrid[:size, :size]
         self._images, self._labels = [], []
@@ -42,11 +42,10 @@ class ToyCells:
         return len(self._images)
 
     def __getitem__(self, i: int) -> Sample:
-        chans = ("R",) if self.set_axis == "channel" else self.channels
         return Sample(
             id=f"cell{i}",
             images=self._images[i],
-            channels=chans,
+            channels=self.channels,
             set_axis=self.set_axis,  # type: ignore[arg-type]
             truth={"class": self.classes[self._labels[i]]},
         )
@@ -113,3 +112,26 @@ def make_ctx(dataset: Any, classify: dict | None = None, mc_samples: int = 0, se
         progress=_progress,
         extras={"build_model": build or tiny_model_factory(in_channels)},
     )
+
+
+def _params_model():  # noqa: ANN202
+    from pydantic import BaseModel, ConfigDict, Field
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        n: int = Field(40, ge=2)
+        size: int = Field(16, ge=8)
+        set_axis: str = "image"
+        seed: int = 0
+
+    return Params
+
+
+class ToyPlugin:
+    """Registers ``toy-cells`` (the dataset above) for end-to-end runs through the real pipeline."""
+
+    from cellxai_core.hookspecs import hookimpl as _hookimpl
+
+    @_hookimpl
+    def cellxai_datasets(self, register):  # noqa: ANN001, ANN201
+        register("toy-cells", summary="toy two-class cells", params=_params_model(), target="classify_toy:ToyCells")
