@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..classify_config import DiffusionSpec, PreprocessSpec
+from ..classify_config import ClassifySpec, DiffusionSpec, PreprocessSpec
 
 
 def perona_malik(
@@ -99,3 +99,38 @@ class ZCAWhitening(nn.Module):
         x = images.reshape(images.shape[0], -1) - self.mean
         x = x + ((x @ self.basis.T) * self.gain) @ self.basis
         return x.reshape(images.shape)
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Take the fitted buffers' shapes from the file (they depend on the training set)."""
+        for name in ("mean", "basis", "gain"):
+            key = prefix + name
+            if key in state_dict:
+                setattr(self, name, torch.empty_like(state_dict[key]))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
+
+class InputTransform(nn.Module):
+    """Everything the classify task does to a raw sample (B, S, C, H, W) before the model.
+
+    Resampling, diffusion and (fitted) ZCA whitening; the saved model needs it in front
+    of it when it is applied to raw dataset images (Grad-CAM, encode).
+    """
+
+    def __init__(self, spec: PreprocessSpec, zca: ZCAWhitening | None = None) -> None:
+        super().__init__()
+        self.spec = spec
+        self.zca = zca
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        out = preprocess(images, self.spec)
+        return self.zca(out) if self.zca is not None else out
+
+
+def input_transform(spec: ClassifySpec, zca: ZCAWhitening | None = None) -> InputTransform | None:
+    """The transform a classify config implies (ZCA unfitted unless given), or None when it is the identity."""
+    if zca is None and spec.augment.zca:
+        zca = ZCAWhitening(spec.augment.zca_epsilon)
+    p = spec.preprocess
+    if zca is None and p.resample is None and p.diffusion.iterations == 0:
+        return None
+    return InputTransform(p, zca)

@@ -21,6 +21,7 @@ from ..errors import ConfigError
 from ..model import resolve_device
 from .folds import assign_folds, fold_indices
 from .metrics import METRICS, classification_metrics, roc_points, summarize
+from .preprocess import input_transform
 from .source import ImageSource
 from .train import Trace, fit_zca, has_dropout, mc_dropout, predict_proba, train_model
 
@@ -45,7 +46,12 @@ def _fresh_model(ctx: RunContext, seed: int, device: torch.device) -> torch.nn.M
 
 
 def run_classify(ctx: RunContext, out: StageWriter, trace: Trace = None) -> dict[str, Any]:
-    """Cross-validate, write ``predictions/*``, train the kept model; returns {"model", "metrics", "input_transform"}."""
+    """Cross-validate, write ``predictions/*``, train the kept model.
+
+    Returns {"model": the kept SampleModel (eval mode), "metrics": {name: mean, name_sd: sd},
+    "input_transform": an InputTransform the model expects raw samples to pass through
+    first (resampling, diffusion, fitted ZCA), or None when preprocessing is off}.
+    """
     spec, unc = _specs(ctx)
     device = resolve_device(ctx.device)
     with ctx.progress(total=ctx.n_samples, description="classify: reading images") as bar:
@@ -93,7 +99,7 @@ def run_classify(ctx: RunContext, out: StageWriter, trace: Trace = None) -> dict
     _write(out, classes, proba, fold, labels, per_fold, summary, losses, spec, unc, mc, entropy)
     metrics = {name: summary[name]["mean"] for name in METRICS}
     metrics.update({f"{name}_sd": summary[name]["sd"] for name in METRICS})
-    return {"model": model, "metrics": metrics, "input_transform": zca}
+    return {"model": model, "metrics": metrics, "input_transform": input_transform(spec, zca)}
 
 
 def _write(

@@ -77,3 +77,19 @@ def test_random_affine_moves_all_images_of_a_sample_together():
     same = random_affine(x, 15.0, 5.0, torch.Generator().manual_seed(1))
     assert torch.equal(out, same)
     assert torch.equal(random_affine(x, 0.0, 0.0, torch.Generator()), x)
+
+
+def test_input_transform_matches_training_inputs_and_reloads_from_a_state_dict():
+    from cellxai_core.classify.preprocess import input_transform
+    from cellxai_core.classify_config import ClassifySpec
+
+    assert input_transform(ClassifySpec()) is None
+    spec = ClassifySpec(preprocess={"resample": 12, "diffusion": {"iterations": 2}}, augment={"zca": True})
+    raw = torch.rand(10, 1, 3, 16, 16)
+    zca = ZCAWhitening(spec.augment.zca_epsilon).fit(preprocess(raw, spec.preprocess))
+    fitted = input_transform(spec, zca)
+    expected = zca(preprocess(raw, spec.preprocess))  # what the training loop feeds the model
+    assert torch.allclose(fitted(raw), expected)
+    reloaded = input_transform(spec)
+    reloaded.load_state_dict(fitted.state_dict())
+    assert torch.allclose(reloaded(raw), expected)
