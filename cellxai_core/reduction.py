@@ -15,6 +15,7 @@ from .errors import ConfigError, DataError, UserError
 
 PCA_DEFAULT_COMPONENTS = 50  # enough for any fused vector, and the usual input size of t-SNE
 TSNE_DEFAULT_COMPONENTS = 2
+TSNE_SINGLE_THREAD_BELOW = 5_000
 
 
 class ReduceParams(BaseModel):
@@ -109,6 +110,7 @@ class FeatureReducer:
     def _tsne(self, X: np.ndarray) -> np.ndarray:
         from sklearn.decomposition import PCA
         from sklearn.manifold import TSNE
+        from threadpoolctl import threadpool_limits
 
         n, d = X.shape
         if n < 5:
@@ -118,7 +120,9 @@ class FeatureReducer:
         k = self.n_components or TSNE_DEFAULT_COMPONENTS
         perplexity = min(self.perplexity, (n - 1) / 3)
         tsne = TSNE(n_components=k, perplexity=perplexity, init="pca", random_state=self.random_state)
-        return tsne.fit_transform(X)
+        # Small problems gain nothing from OpenMP threads and lose 10-20x on a busy machine.
+        with threadpool_limits(1 if n < TSNE_SINGLE_THREAD_BELOW else None):
+            return tsne.fit_transform(X)
 
     def _display(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
         from sklearn.decomposition import PCA
