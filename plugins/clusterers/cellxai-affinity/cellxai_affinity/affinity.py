@@ -1,0 +1,74 @@
+"""``AffinityPropagation``: reduction, then Affinity Propagation in torch float32 on the chosen device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClusterMixin
+
+from cellxai_core.model import resolve_device
+from cellxai_core.reduction import ReducingClusterer
+
+from .memory import check_fits
+from .params import AffinityPropagationParams
+from .solver import affinity_propagation_features, block_elems_for
+
+
+class AffinityPropagation(ReducingClusterer, ClusterMixin, BaseEstimator):
+    """Affinity Propagation (Frey & Dueck 2007) with scikit-learn's parameters and results.
+
+    Similarities are negative squared euclidean distances of the reduced features. The
+    number of clusters is AP's own choice, or ``n_clusters`` by bisection on the
+    preference. After ``fit``: ``labels_``, ``cluster_centers_indices_`` (exemplars),
+    ``n_iter_``, ``converged_``, ``preference_`` and ``embedding_`` (N, 2) for display.
+    The N x N similarity matrix is not kept (memory).
+
+        >>> ap = AffinityPropagation(reduce="none", device="cpu").fit(X)
+        >>> ap.labels_, ap.cluster_centers_indices_
+    """
+
+    name = "affinity-propagation"
+    params_model = AffinityPropagationParams
+
+    def __init__(
+        self,
+        *,
+        damping: float = 0.9,
+        max_iter: int = 1000,
+        convergence_iter: int = 15,
+        preference: float | None = None,
+        n_clusters: int | None = None,
+        random_state: int | None = 0,
+        device: str = "auto",
+        memory_limit_gb: float | None = None,
+        reduce: str = "pca",
+        n_components: int | float | None = None,
+        scale: bool = False,
+        perplexity: float = 30.0,
+    ) -> None:
+        self.keep_params(locals())
+
+    def fit(self, X: Any, y: Any = None) -> "AffinityPropagation":
+        params = self.checked_params()
+        device = resolve_device(params.device)
+        n, d = np.shape(X) if np.ndim(X) == 2 else (0, 0)
+        if n:
+            check_fits(n, d, block_elems_for(device), params.memory_limit_gb, device)
+        Z = self.reduce_features(X, params)
+        result = affinity_propagation_features(
+            Z,
+            device=device,
+            preference=params.preference,
+            n_clusters=params.n_clusters,
+            damping=params.damping,
+            max_iter=params.max_iter,
+            convergence_iter=params.convergence_iter,
+            random_state=params.random_state,
+        )
+        self.labels_ = result.labels
+        self.cluster_centers_indices_ = result.cluster_centers_indices
+        self.n_iter_ = result.n_iter
+        self.converged_ = result.converged
+        self.preference_ = result.preference
+        return self

@@ -1,0 +1,45 @@
+"""Params of the clusterers of this plugin. Only pydantic here: no torch, no scikit-learn."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from cellxai_core.reduction import ReduceParams
+
+
+class AffinityPropagationParams(ReduceParams):
+    """Affinity Propagation, named as scikit-learn's ``AffinityPropagation``, plus reduction and device."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    damping: float = Field(0.9, ge=0.5, lt=1.0, description="damping of the message updates, in [0.5, 1)")
+    max_iter: int = Field(1000, ge=1, description="maximum number of iterations")
+    convergence_iter: int = Field(
+        15, ge=1, description="iterations with no change in the exemplars that stop the run"
+    )
+    preference: float | None = Field(
+        None,
+        description="preference of every point to be an exemplar; None: the median similarity "
+        "(higher: more clusters)",
+    )
+    n_clusters: int | None = Field(
+        None, ge=1, description="target number of clusters, reached by bisection on the preference (None: AP decides)"
+    )
+    random_state: int | None = Field(0, ge=0, description="seed of the tie-breaking noise (None: numpy's global RNG)")
+    device: str = Field(
+        "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto (CUDA when present), cpu, cuda or cuda:N"
+    )
+    memory_limit_gb: float | None = Field(
+        None, gt=0, description="refuse inputs needing more memory than this (None: the device's available memory)"
+    )
+
+
+class KMeansParams(ReduceParams):
+    """scikit-learn's ``KMeans`` after the same reduction step, for comparison."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    n_clusters: int = Field(4, ge=1, description="number of clusters")
+    n_init: int = Field(10, ge=1, description="k-means++ restarts; the best inertia is kept")
+    max_iter: int = Field(300, ge=1, description="maximum Lloyd iterations per restart")
+    random_state: int | None = Field(0, ge=0, description="seed of the initialisation (None: not reproducible)")
