@@ -16,9 +16,10 @@ class FaithfulnessParams(BaseModel):
 
     n_samples: int = Field(64, ge=1, description="samples (drawn with the seed) on which faithfulness is measured")
     deletion_steps: int = Field(20, ge=2, description="steps of the deletion curve (fractions 0, 1/n, ..., 1 of the pixels)")
-    deletion_baseline: Literal["blur", "zero"] = Field(
-        "blur",
-        description="what deleted pixels become: the image's Gaussian-blurred version (sigma = 10% of the image side) or 0",
+    deletion_baseline: Literal["zero", "blur"] = Field(
+        "zero",
+        description="what deleted pixels become: 0 (the dark background of fluorescence images: the evidence is gone) "
+        "or the image's Gaussian-blurred version (sigma = 10% of the image side; keeps coarse intensity)",
     )
     randomization: bool = Field(True, description="run the cascading model-randomisation sanity check")
     batch_size: int = Field(8, ge=1, description="samples per forward / Grad-CAM batch")
@@ -36,9 +37,8 @@ class GradCAMParams(FaithfulnessParams):
     layer: str | None = Field(
         None, description="dotted module path inside the sample model (e.g. encoder.backbone.layer4); default: the encoder's cam_layer"
     )
-    head_epochs: int = Field(300, ge=1, description="full-batch Adam epochs of the linear head (task cluster)")
-    head_lr: float = Field(0.05, gt=0, description="learning rate of the linear head")
-    head_weight_decay: float = Field(1e-4, ge=0, description="L2 penalty of the linear head")
+    head_max_iter: int = Field(200, ge=1, description="L-BFGS iterations of the linear head (task cluster)")
+    head_weight_decay: float = Field(1e-3, ge=0, description="L2 penalty on the linear head's weights (standardised features)")
     faithfulness: bool = Field(False, description="also measure deletion AUC, pointing game and randomisation; stored under faithfulness/")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from cellxai_core.hookspecs import Register, hookimpl
 
-from .params import GmeanParams, GradCAMParams
+from .params import FaithfulnessParams, GmeanParams, GradCAMParams
 
 
 @hookimpl
@@ -20,4 +20,10 @@ def cellxai_explainers(register: Register) -> None:
         summary="Gmean-Shape and Gmean-GradCAM per cluster or class, with patch-wise Pearson correlation images",
         params=GmeanParams,
         target="cellxai_gradcam.gmean_explainer:GmeanExplainer",
+    )
+    register(
+        "faithfulness",
+        summary="Deletion AUC vs random maps, energy pointing game and model randomisation of the Grad-CAM maps",
+        params=FaithfulnessParams,
+        target="cellxai_gradcam.evaluate:FaithfulnessExplainer",
     )

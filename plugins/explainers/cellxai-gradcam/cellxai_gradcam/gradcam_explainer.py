@@ -1,0 +1,127 @@
+"""The ``gradcam`` explainer: a Grad-CAM map for every image of every sample, streamed to the store.
+
+Task cluster (microwell paper §3.3): a linear head is trained on the frozen fused
+features with the cluster ids as pseudo-labels; each sample is explained w.r.t. its
+own cluster through encoder -> fusion -> head. Task classify: w.r.t. the predicted
+(or the true) class through the trained classifier.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from cellxai_core.errors import ConfigError, DataError
+
+from .cam import grad_cam
+from .evaluate import PrefixedWriter, measure_faithfulness
+from .head import train_linear_head
+from .modeling import class_names, resolve_layer, side_tensor, with_head
+from .params import GradCAMParams
+
+
+def _true_classes(ctx: Any, classes: list[str]) -> np.ndarray:
+    """samples/truth/class as indices of the model's outputs (ints as they are, names looked up)."""
+    truth = ctx.truth("class")
+    if truth is None:
+        raise DataError("gradcam: target true_class needs samples/truth/class, which this dataset does not have")
+    if truth.dtype.kind in "iu":
+        return truth.astype(np.int64)
+    lookup = {str(name): i for i, name in enumerate(classes)}
+    missing = sorted({str(v) for v in truth} - set(lookup))
+    if missing:
+        raise DataError(f"gradcam: truth classes {missing} are not among the model's classes {classes}")
+    return np.asarray([lookup[str(v)] for v in truth], dtype=np.int64)
+
+
+class GradCAMExplainer:
+    """``gradcam``: writes ``maps`` (N, S, H, W) float16 in [0, 1], ``targets``, ``target_prob`` (and the head)."""
+
+    requires: ClassVar[tuple[str, ...]] = ("model", "labels", "images")
+    after: ClassVar[tuple[str, ...]] = ()
+    tasks: ClassVar[tuple[str, ...]] = ("cluster", "classify")
+
+    def __init__(self, **params: Any) -> None:
+        self.params = GradCAMParams(**params)
+
+    def _model_and_targets(self, ctx: Any, out: Any, seed: int) -> tuple[Any, np.ndarray | None, list[str]]:
+        """The explained model, a target per sample (None: the model's top class) and output names."""
+        p = self.params
+        base = ctx.model()
+        device = next(base.parameters()).device
+        if ctx.task == "cluster":
+            labels = ctx.labels()
+            head, metrics = train_linear_head(
+                ctx.store.read("features/fused"), labels, device=device, seed=seed,
+                max_iter=p.head_max_iter, weight_decay=p.head_weight_decay,
+            )
+            classes = metrics["classes"]
+            for name, value in (("head_weight", head.weight), ("head_bias", head.bias)):
+                arr = value.detach().cpu().numpy().astype(np.float32)
+                out.create_array(name, arr.shape, "float32", chunks=arr.shape)[...] = arr
+            out.attrs["head"] = {**metrics, "trained_on": "features/fused, cluster labels as pseudo-labels"}
+            names = [f"cluster {c}" for c in classes]
+            if p.target == "true_class":
+                raise ConfigError("gradcam: target true_class applies to task classify only; use auto or predicted")
+            if p.target == "predicted":
+                targets = None
+            else:  # own cluster; noise samples get the head's top cluster
+                own = np.searchsorted(classes, labels)
+                targets = np.where(labels >= 0, np.clip(own, 0, len(classes) - 1), -1)
+            return with_head(base, head), targets, names
+        names = class_names(ctx.store)
+        if p.target == "true_class":
+            return with_head(base, None), _true_classes(ctx, names), names
+        if p.target == "predicted":
+            return with_head(base, None), None, names
+        return with_head(base, None), ctx.labels(), names
+
+    def run(self, ctx: Any, out: Any) -> None:
+        p = self.params
+        seed = ctx.seed if p.seed is None else p.seed
+        model, targets, names = self._model_and_targets(ctx, out, seed)
+        layer_name, layer = resolve_layer(model, p.layer)
+        device = next(model.parameters()).device
+        n = len(ctx.dataset)
+        set_size, (height, width) = ctx.dataset.set_size, tuple(ctx.dataset.image_size)
+        rows = min(p.batch_size, n)
+        maps = out.create_array("maps", (n, set_size, height, width), "float16", chunks=(rows, set_size, height, width))
+        explained = out.create_array("targets", (n,), "int64", chunks=(n,))
+        probs = out.create_array("target_prob", (n,), "float32", chunks=(n,))
+        all_targets = np.zeros(n, dtype=np.int64)
+        all_probs = np.zeros(n, dtype=np.float32)
+        empty = 0  # images whose map is 0 everywhere (no positive evidence at the layer)
+        with ctx.progress(total=n, description="gradcam") as bar:
+            for idx, images in ctx.iter_batches(p.batch_size):
+                x = torch.from_numpy(images).to(device)
+                if x.shape[1:2] + x.shape[-2:] != (set_size, height, width):
+                    raise DataError(f"gradcam: sample batch of shape {tuple(x.shape)} does not match the dataset's set size / image size")
+                kwargs = side_tensor(ctx, idx, device)
+                t = None if targets is None else torch.as_tensor(targets[idx], device=device)
+                if t is not None and bool((t < 0).any()):  # noise: the head's top cluster
+                    with torch.no_grad():
+                        top = model(x, **kwargs).argmax(dim=1)
+                    t = torch.where(t < 0, top, t)
+                batch_maps, logits = grad_cam(model, layer, x, t, forward_kwargs=kwargs, return_logits=True)
+                chosen = logits.argmax(dim=1) if t is None else t
+                prob = torch.softmax(logits.float(), dim=1).gather(1, chosen[:, None])[:, 0]
+                maps[idx[0]: idx[-1] + 1] = batch_maps.clamp(0, 1).half().cpu().numpy()
+                empty += int((batch_maps.flatten(2).amax(dim=2) <= 0).sum())
+                all_targets[idx] = chosen.cpu().numpy()
+                all_probs[idx] = prob.cpu().numpy()
+                bar.advance(len(idx))
+        explained[...] = all_targets
+        probs[...] = all_probs
+        out.attrs.update(
+            layer=layer_name,
+            target=p.target if p.target != "auto" else ("own cluster" if ctx.task == "cluster" else "predicted class"),
+            outputs=names,
+            normalization="per image min-max to [0, 1] (pytorch-grad-cam), bilinear upsampling",
+            mean_target_prob=float(all_probs.mean()) if n else None,
+            empty_maps_fraction=empty / max(n * set_size, 1),
+        )
+        if p.faithfulness:
+            summary = measure_faithfulness(ctx, model, layer_name, maps, all_targets, p, PrefixedWriter(out, "faithfulness"))
+            out.attrs["faithfulness"] = summary

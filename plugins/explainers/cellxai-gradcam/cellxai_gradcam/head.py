@@ -1,0 +1,71 @@
+"""The linear head that turns cluster ids into something Grad-CAM can differentiate.
+
+As in the microwell paper: after clustering, a classifier is trained on the frozen
+fused features with the cluster ids as pseudo-labels; only the classifier learns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from cellxai_core.errors import UserError
+
+
+def train_linear_head(
+    features: np.ndarray,
+    labels: np.ndarray,
+    *,
+    device: torch.device,
+    seed: int,
+    max_iter: int = 200,
+    weight_decay: float = 1e-3,
+) -> tuple[nn.Linear, dict[str, Any]]:
+    """Fit ``Linear(D', K)`` on (N, D') features and labels (-1 = noise, left out).
+
+    Multinomial logistic regression with an L2 penalty (which keeps the softmax away
+    from saturation), trained full-batch with L-BFGS on standardised features; the
+    standardisation is then folded into the weights, so the head applies to the raw
+    fused vector. Output k is the k-th cluster id in ascending order (``metrics["classes"]``).
+    """
+    keep = labels >= 0
+    classes = np.unique(labels[keep])
+    if len(classes) < 2:
+        raise UserError(f"gradcam: the linear head needs at least 2 clusters, found {len(classes)} (noise excluded)")
+    x = torch.as_tensor(features[keep], dtype=torch.float32, device=device)
+    y = torch.as_tensor(np.searchsorted(classes, labels[keep]), dtype=torch.long, device=device)
+    mean, std = x.mean(dim=0), x.std(dim=0, unbiased=False).clamp_min(1e-6)
+    z = (x - mean) / std
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    head = nn.Linear(x.shape[1], len(classes)).to(device)
+    with torch.no_grad():
+        head.weight.copy_(0.01 * torch.randn(head.weight.shape, generator=generator))
+        head.bias.zero_()
+    optimiser = torch.optim.LBFGS(head.parameters(), lr=1.0, max_iter=max_iter, line_search_fn="strong_wolfe")
+
+    def objective() -> torch.Tensor:
+        optimiser.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(head(z), y) + weight_decay * head.weight.pow(2).sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():
+        optimiser.step(objective)
+    with torch.no_grad():
+        loss = nn.functional.cross_entropy(head(z), y)
+        head.weight.div_(std)
+        head.bias.sub_(head.weight @ mean)
+        accuracy = float((head(x).argmax(dim=1) == y).float().mean())
+    head.requires_grad_(False)
+    metrics = {
+        "accuracy": accuracy,
+        "loss": float(loss.detach()),
+        "n_train": int(keep.sum()),
+        "n_noise": int((~keep).sum()),
+        "classes": [int(c) for c in classes],
+        "optimiser": f"L-BFGS, max_iter {max_iter}, L2 {weight_decay}",
+    }
+    return head.eval(), metrics
