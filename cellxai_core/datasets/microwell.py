@@ -1,0 +1,101 @@
+"""``synthetic-microwell``: CAR-T / cancer co-culture microwells imaged on consecutive days.
+
+Well ``i`` is generated on access from ``SeedSequence([seed, i])`` alone: memory is
+O(1) in ``n_wells``, well 9,999 of 10,000 costs what well 0 costs, and a well does not
+change when ``n_wells`` does. Truth: the well's response program (``program``), and per
+image the counts of cancer / T / dead cells (``counts``, (S, 3)) and the label mask
+(``mask``, (S, H, W): 0 background, 1 cancer, 2 T cell, 3 dead).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from cellxai_core.data import Sample
+
+from .base import check_index, sample_id
+from .microwell_layout import place_cells
+from .microwell_render import Imaging, render_image
+from .programs import DEFAULT_PROGRAMS, PROGRAMS, planted_counts, program_of_well
+
+REFERENCE_SIZE = 173
+
+
+class SyntheticMicrowell:
+    """Lazy generator of microwell time-lapses with planted response programs."""
+
+    channels = ("red", "green", "blue")
+    set_axis = "time"
+    meta_keys = ("well",)
+    truth_keys = ("program", "mask", "counts")
+    classes = None
+
+    def __init__(
+        self,
+        n_wells: int = 256,
+        days: int = 5,
+        size: int = REFERENCE_SIZE,
+        programs: Sequence[str] = DEFAULT_PROGRAMS,
+        trend: float = 1.0,
+        noise: float = 1.0,
+        blur: float = 1.0,
+        illumination: float = 1.0,
+        seed: int = 0,
+    ) -> None:
+        self.n_wells = int(n_wells)
+        self.days = int(days)
+        self.size = int(size)
+        self.programs = tuple(programs)
+        for name in self.programs:
+            if name not in PROGRAMS:
+                raise ValueError(f"unknown program {name!r}; expected one of {list(PROGRAMS)}")
+        self.trend = float(trend)
+        self.imaging = Imaging(noise=noise, blur=blur, illumination=illumination)
+        self.seed = int(seed)
+        self.set_size = self.days
+        self.image_size = (self.size, self.size)
+        self.scale = self.size / REFERENCE_SIZE
+
+    def __len__(self) -> int:
+        return self.n_wells
+
+    def program(self, index: int) -> str:
+        """The planted program of well ``index`` (cheap: no image is drawn)."""
+        return program_of_well(check_index(index, self.n_wells), self.programs, self.seed)
+
+    def planned_counts(self, index: int) -> np.ndarray:
+        """The target counts (S, 3) of well ``index`` before placement (cheap: no image is drawn)."""
+        rng = self._rng(check_index(index, self.n_wells))
+        return planted_counts(PROGRAMS[self.program(index)], rng, self.days, self.trend)
+
+    def _rng(self, index: int) -> np.random.Generator:
+        return np.random.default_rng(np.random.SeedSequence([self.seed, index]))
+
+    def __getitem__(self, index: int) -> Sample:
+        index = check_index(index, self.n_wells)
+        program = self.program(index)
+        rng = self._rng(index)
+        target = planted_counts(PROGRAMS[program], rng, self.days, self.trend)
+        size, scale = self.size, self.scale
+        well_centre = size / 2 + rng.normal(0, 2.0 * scale, 2)
+        well_radius = rng.uniform(74.0, 80.0) * scale
+        colonies = well_centre + rng.normal(0, 0.35 * well_radius, (int(rng.integers(2, 5)), 2))
+        images = np.empty((self.days, 3, size, size), np.float32)
+        masks = np.empty((self.days, size, size), np.uint8)
+        counts = np.empty((self.days, 3), np.int64)
+        for day in range(self.days):
+            centre = well_centre + rng.normal(0, 1.5 * scale, 2)
+            colonies = colonies + rng.normal(0, 6.0 * scale, colonies.shape)
+            layout = place_cells(rng, target[day], centre, well_radius, colonies, scale, size)
+            images[day], masks[day] = render_image(layout, rng, size, centre, well_radius, scale, self.imaging)
+            counts[day] = layout.counts()
+        return Sample(
+            id=sample_id("well", index, self.n_wells),
+            images=images,
+            channels=self.channels,
+            set_axis="time",
+            meta={"well": index},
+            truth={"program": program, "mask": masks, "counts": counts},
+        )

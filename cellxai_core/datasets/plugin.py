@@ -1,0 +1,47 @@
+"""Registration of the built-in datasets (no heavy imports: params models and target strings only)."""
+
+from __future__ import annotations
+
+from cellxai_core.hookspecs import Register, hookimpl
+
+from .params import (
+    ImageFolderParams,
+    SyntheticFluorescenceParams,
+    SyntheticMicrowellParams,
+    TiffStackParams,
+    ZarrParams,
+)
+
+
+@hookimpl
+def cellxai_datasets(register: Register) -> None:
+    register(
+        "synthetic-microwell",
+        summary="Synthetic CAR-T / cancer microwell time-lapses with planted response programs (truth: program, masks, counts)",
+        params=SyntheticMicrowellParams,
+        target="cellxai_core.datasets.microwell:SyntheticMicrowell",
+    )
+    register(
+        "synthetic-fluorescence",
+        summary="Synthetic vimentin / actin / DAPI single cells, normal vs metastatic (truth: class, cell and nucleus mask)",
+        params=SyntheticFluorescenceParams,
+        target="cellxai_core.datasets.fluorescence:SyntheticFluorescence",
+    )
+    register(
+        "image-folder",
+        summary="PNG / TIFF / OME-TIFF files grouped into samples by a CSV manifest or a file-name pattern",
+        params=ImageFolderParams,
+        target="cellxai_core.datasets.image_folder:ImageFolder",
+    )
+    register(
+        "tiff-stack",
+        summary="One multi-page TIFF time-lapse cut into many samples by tiles and frame choice",
+        params=TiffStackParams,
+        target="cellxai_core.datasets.tiff_stack:TiffStack",
+    )
+    register(
+        "zarr",
+        summary="A Zarr / OME-Zarr array (N, S, C, H, W) or an OME-Zarr HCS plate (row / column / field)",
+        params=ZarrParams,
+        target="cellxai_core.datasets.zarr_store:ZarrDataset",
+    )
