@@ -22,6 +22,7 @@ demo: install
 	$(BIN)/cellxai run examples/microwell.yaml --out runs/demo --overwrite
 
 test: install
+	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests $(foreach p,$(PLUGINS),$(p)tests) $(foreach p,$(EXAMPLE_PLUGINS),$(p)tests)
 
 bench: install

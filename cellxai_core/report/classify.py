@@ -67,7 +67,8 @@ def performance(cr: ClassifyReport) -> Section:
             curves[name] = (fpr, tpr)
             aucs[name] = float(np.trapezoid(tpr, fpr)) if hasattr(np, "trapezoid") else float(np.trapz(tpr, fpr))
     if curves:
-        sec.figure(F.roc_curves(curves, aucs), "ROC curves of the held-out predictions of all folds pooled (one class against the rest; dashed: micro-average).")
+        sec.figure(F.roc_curves(curves, aucs), "ROC curves of the held-out predictions of all folds pooled (one class against the rest; dashed: micro-average). "
+                   "The pooled AUC can differ from the mean of the per-fold AUCs above when the folds' models are calibrated differently.")
     else:
         sec.note("No ROC curve points stored (predictions/roc).")
     if cr.truth is not None:
@@ -94,7 +95,8 @@ def class_maps(cr: ClassifyReport) -> Section:
         ratios = src.attrs("explanations/gmean")
         table = _ratio_rows(ratios, cr.classes)
         if table:
-            sec.table(["class", "positively correlated pixels", "negatively correlated pixels"], table)
+            thr = ratios.get("threshold", 0.5)
+            sec.table(["class", f"positively correlated pixels (ρ > {thr})", f"negatively correlated pixels (ρ < −{thr})"], table)
     else:
         sec.note("No gmean explainer in this run: Gmean-Shape, Gmean-GradCAM and correlation images skipped.")
     maps_path = "explanations/gradcam/maps"
@@ -166,24 +168,29 @@ def _sample_tiles(src: ReportSource, indices: np.ndarray) -> tuple[list | None, 
 
 
 def _gmean(src: ReportSource, cr: ClassifyReport) -> list[tuple[str, list]]:
-    """Rows (class name, panels) from explanations/gmean: shape (RGB), Gmean-GradCAM, correlation."""
+    """Rows (class name, panels): Gmean-Shape (RGB), then Gmean-GradCAM and correlation per set position.
+
+    Layout of the gmean explainer: shape (G, S, C, H, W); gradcam, correlation (G, S, H, W).
+    With isolated channels (S = 3) each channel has its own map, so each gets a panel.
+    """
     root = "explanations/gmean"
     shape, cam, corr = (src.read(f"{root}/{n}") for n in ("shape", "gradcam", "correlation"))
     if cam is None and shape is None:
         return []
     attrs = src.attrs(root)
-    names = [str(g) for g in (attrs.get("groups") or attrs.get("classes") or cr.classes)]
+    names = [str(g) for g in (attrs.get("groups") or cr.classes)]
     out = []
     for g, name in enumerate(names):
         panels = []
-        if shape is not None and g < len(shape):
-            img = shape[g]
-            img = composite(img[:, None] if img.ndim == 3 and src.set_axis == "channel" else img[None], src.set_axis)[0] if img.ndim == 3 else img
-            panels.append((stretch(img), "Gmean-Shape", None))
-        if cam is not None and g < len(cam):
-            panels.append((_2d(cam[g]), "Gmean-GradCAM", "jet"))
-        if corr is not None and g < len(corr):
-            panels.append((_2d(corr[g]), "correlation", "bwr"))
+        if shape is not None and g < len(shape) and shape.ndim == 5:
+            panels.append((stretch(composite(shape[g], src.set_axis)[0]), "Gmean-Shape", None))
+        for label, arr, cmap in (("Gmean-GradCAM", cam, "jet"), ("correlation", corr, "bwr")):
+            if arr is None or g >= len(arr):
+                continue
+            per = np.asarray(arr[g], dtype=np.float32).reshape(-1, *arr.shape[-2:])
+            positions = src.set_labels(len(per)) if len(per) > 1 else [""]
+            for j, m in enumerate(per):
+                panels.append((m, f"{label} {positions[j]}".strip(), cmap))
         out.append((name, panels))
     return out
 

@@ -98,10 +98,10 @@ def overview(cr: ClusterReport) -> Section:
         line += f" Agreement with the planted groups: ARI {agreement.get('ari', float('nan')):.2f}, NMI {agreement.get('nmi', float('nan')):.2f}."
     sec.p(line, "headline")
 
-    quality = {q: v for q, v in (cr.attrs.get("quality") or {}).items() if isinstance(v, (int, float))}
-    if quality:
-        sec.table(["measure (no ground truth needed)", "value", "how to read it"],
-                  [(q, v, QUALITY_HELP.get(q, "")) for q, v in quality.items()], left=1)
+    quality = cr.attrs.get("quality") or {}
+    rows = [(q, quality[q], QUALITY_HELP[q]) for q in QUALITY_HELP if isinstance(quality.get(q), (int, float))]
+    if rows:
+        sec.table(["cluster quality (needs no ground truth)", "value", "how to read it"], rows, left=(0, 2))
     emb = src.read("clusters/embedding")
     if emb is not None:
         reduce = (src.config.get("clusterer") or {}).get("params", {}).get("reduce")
@@ -110,6 +110,7 @@ def overview(cr: ClusterReport) -> Section:
                    "Every sample in 2-D, coloured by cluster; stars mark each cluster's exemplar (the well shown first in its card).")
     else:
         sec.note("No 2-D embedding in this run (clusters/embedding missing).")
+    _typical(sec, cr)
     prof = cr.profiles
     if prof is not None:
         real = [c for c in cr.clusters if c >= 0]
@@ -123,6 +124,30 @@ def overview(cr: ClusterReport) -> Section:
     else:
         sec.note("No per-image measurements (features/handcrafted or features/aux/density) in this run: density and trend plots skipped.")
     return sec
+
+
+def _typical(sec: Section, cr: ClusterReport) -> None:
+    """The geometric-mean well of each cluster, every day, and where the model looks (gmean explainer)."""
+    src = cr.src
+    shape, cam = src.read("explanations/gmean/shape"), src.read("explanations/gmean/gradcam")
+    if shape is None or shape.ndim != 5:
+        return
+    attrs = src.attrs("explanations/gmean")
+    ids = attrs.get("group_ids") or [c for c in cr.clusters if c >= 0]
+    rows, labels = [], []
+    for g, k in enumerate(ids):
+        rgb = [stretch(x) for x in composite(shape[g], src.set_axis)]
+        rows.append(rgb)
+        labels.append(cr.name(int(k)))
+        if cam is not None and g < len(cam) and len(cam[g]) == len(rgb):
+            maps = cam[g].astype(np.float32)
+            rows.append([overlay(x, m / max(float(maps.max()), 1e-6)) for x, m in zip(rgb, maps)])
+            labels.append("Grad-CAM")
+    cols = src.set_labels(len(rows[0])) if len(rows[0]) > 1 else [""]
+    sec.figure(montage_figure(rows, labels, cols),
+               f"The typical {'well' if src.set_axis == 'time' else 'sample'} of each cluster: the geometric mean of all its images "
+               f"(Gmean-Shape) on every {_set_word(src, singular=True)}, and below it the geometric mean of their Grad-CAM maps "
+               "(Gmean-GradCAM, scaled to the cluster's maximum; red = where the model looks).")
 
 
 def truth_table(cr: ClusterReport) -> Section:
@@ -164,11 +189,13 @@ def cards(cr: ClusterReport) -> Section:
             facts.append((f"planted {cr.truth_key}s", ", ".join(f"{g} × {m}" for g, m in counts)))
         if c in intra_by and intra_by[c] is not None:
             facts.append(("mean cosine similarity within", f"{intra_by[c]:.3f}"))
-        sec.table(["", ""], facts, left=2)
+        sec.raw('<div class="cols"><div>')
+        sec.kv(facts)
         if cr.profiles is not None:
             _profile_card(sec, cr, c)
+        sec.raw("</div><div>")
         _montage(sec, cr, c)
-        sec.raw("</div>")
+        sec.raw("</div></div></div>")
     if len(order) > MAX_CARDS:
         sec.note(f"{len(order) - MAX_CARDS} smaller clusters not shown as cards.")
     return sec
@@ -194,7 +221,9 @@ def _montage(sec: Section, cr: ClusterReport, c: int) -> None:
     wells = cr.shown_wells(c)
     imgs = [src.images(i) for i in wells]
     if any(im is None for im in imgs):
-        sec.note(src.images_note())
+        if not src.images_note_shown:
+            sec.note(src.images_note())
+            src.images_note_shown = True
         return
     maps = src.rows("explanations/gradcam/maps", np.asarray(wells))
     rows, labels = [], []
@@ -237,8 +266,8 @@ def similarity(cr: ClusterReport) -> Section:
     for k in ids[:12]:
         m = src.read(f"explanations/cluster-similarity/intra/{k}/similarity")
         if m is not None and len(m) > 1:
-            sec.figure(F.similarity_matrix(m, [""] * len(m), f"within {cr.name(int(k))} ({len(m)} members)"),
-                       f"Intra-cluster cosine similarity of {cr.name(int(k))}.", dpi=70)
+            sec.figure(F.similarity_matrix(m, [""] * len(m), f"within {cr.name(int(k))} ({len(m)} members)", annotate=False),
+                       f"Cosine similarity between the members of {cr.name(int(k))}.", dpi=60)
     return sec
 
 

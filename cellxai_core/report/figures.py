@@ -129,13 +129,19 @@ def count_matrix(matrix: np.ndarray, row_labels: Sequence[str], col_labels: Sequ
     return fig
 
 
-def similarity_matrix(matrix: np.ndarray, labels: Sequence[str], title: str):
-    """A (K, K) cosine-similarity matrix, annotated."""
-    fig, ax = plt.subplots(figsize=(0.6 * len(labels) + 2.8, 0.55 * len(labels) + 1.8))
+def similarity_matrix(matrix: np.ndarray, labels: Sequence[str], title: str, annotate: bool = True):
+    """A (K, K) cosine-similarity matrix, annotated when small."""
+    side = min(0.6 * len(labels), 6.0)
+    fig, ax = plt.subplots(figsize=(side + 2.8, side + 1.8) if annotate else (3.4, 2.9))
     im = ax.imshow(matrix, cmap="viridis", vmin=min(0.0, float(np.nanmin(matrix))), vmax=1.0)
-    ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
-    ax.set_yticks(range(len(labels)), labels)
-    if len(labels) <= 15:
+    if annotate:
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
+        ax.set_yticks(range(len(labels)), labels)
+    else:
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_xlabel("members")
+    if annotate and len(labels) <= 12:
         for i in range(len(labels)):
             for j in range(len(labels)):
                 ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
@@ -222,4 +228,6 @@ def _short(v: float) -> str:
     if v is None or not np.isfinite(v):
         return "—"
     a = abs(v)
-    return f"{v:.2f}" if a >= 0.01 or a == 0 else f"{v:.1e}"
+    if a >= 0.01 or a == 0:
+        return f"{v:.2f}"
+    return f"{v:.3f}" if a >= 0.001 else f"{v:.0e}"

@@ -36,6 +36,8 @@ td.l,th.l{text-align:left}
 .headline{font-size:1.05em;background:#eef4fb;border-left:4px solid #23395d;padding:8px 12px}
 .explain{font-size:1.02em;background:#f6fbf3;border-left:4px solid #5a9e3a;padding:8px 12px}
 .card{border-top:6px solid #999;padding-top:4px;margin-top:22px}
+.cols{display:flex;flex-wrap:wrap;gap:18px;align-items:flex-start}
+.cols>div{flex:1 1 420px;min-width:0}
 .swatch{display:inline-block;width:14px;height:14px;border-radius:3px;margin-right:6px;vertical-align:-2px}
 pre{background:#f5f5f5;padding:8px;overflow:auto;font-size:.82em;max-height:420px}
 footer{color:#888;font-size:.8em;padding:0 32px 20px}
@@ -133,16 +135,22 @@ class Section:
         header: Sequence[str],
         rows: Iterable[Sequence[Any]],
         caption: str | None = None,
-        left: int = 1,
+        left: int | Sequence[int] = 1,
     ) -> "Section":
-        """A table; the first ``left`` columns are left-aligned (names), the others numbers."""
-        cls = lambda j: ' class="l"' if j < left else ""  # noqa: E731
+        """A table; columns in ``left`` (or the first ``left``) are left-aligned text, the others numbers."""
+        text_cols = set(range(left)) if isinstance(left, int) else set(left)
+        cls = lambda j: ' class="l"' if j in text_cols else ""  # noqa: E731
         head = "".join(f"<th{cls(j)}>{esc(h)}</th>" for j, h in enumerate(header))
         body = "".join(
             "<tr>" + "".join(f"<td{cls(j)}>{esc(fmt(v))}</td>" for j, v in enumerate(row)) + "</tr>" for row in rows
         )
         cap = f"<caption>{esc(caption)}</caption>" if caption else ""
         return self.raw(f"<table>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+    def kv(self, pairs: Iterable[tuple[str, Any]]) -> "Section":
+        """A two-column table of facts without a header row."""
+        body = "".join(f'<tr><th class="l">{esc(k)}</th><td class="l">{esc(fmt(v))}</td></tr>' for k, v in pairs)
+        return self.raw(f"<table><tbody>{body}</tbody></table>")
 
     def pre(self, text: str) -> "Section":
         return self.raw(f"<pre>{esc(text)}</pre>")

@@ -27,7 +27,7 @@ def provenance(src: ReportSource) -> Section:
         ("samples", len(src.ids)),
         ("report made with", f"cellxai {_version()} on Python {platform.python_version()}"),
     ]
-    sec.table(["", ""], facts, left=2)
+    sec.kv(facts)
 
     plugins = root.get("plugins") or run_file.get("plugins") or {}
     if plugins:

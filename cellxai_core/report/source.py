@@ -25,6 +25,7 @@ class ReportSource:
         self.path = self.run.path
         self.store = self.run.store
         self.dataset_error: str | None = None
+        self.images_note_shown = False
 
     # -- store ----------------------------------------------------------------------------
     def has(self, path: str) -> bool:

@@ -1,0 +1,68 @@
+"""Runs made once per session with the real pipeline, and their reports.
+
+Components: the core test components (wells with growing / shrinking blobs) and
+``report_plugin`` (two classes of cells), plus whichever real explainers are installed
+(gradcam, gmean, template-text, cluster-similarity): a report must show what a run has
+and say what it lacks.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+
+import core_plugin  # noqa: E402
+import report_plugin  # noqa: E402
+
+import cellxai_core as cx  # noqa: E402
+from cellxai_core.testing import use_plugins  # noqa: E402
+
+CLUSTER_EXPLAINERS = ("gradcam", "gmean", "template-text", "cluster-similarity")
+CLASSIFY_EXPLAINERS = ("gradcam", "gmean")
+
+
+@pytest.fixture(scope="session")
+def report_registry():
+    """The installed plugins plus the test components, for the whole session."""
+    with use_plugins(core_plugin, report_plugin, installed=True) as reg:
+        yield reg
+
+
+def available(registry, names) -> list[dict]:  # noqa: ANN001
+    return [{"name": n} for n in names if n in registry.names("explainer")]
+
+
+@pytest.fixture(scope="session")
+def cluster_run(report_registry, tmp_path_factory):
+    """A clustering run with every installed explainer and ``report: true``."""
+    cfg = copy.deepcopy(report_plugin.CLUSTER)
+    cfg["explainers"] = available(report_registry, CLUSTER_EXPLAINERS)
+    cfg["report"] = True
+    return cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "cluster")
+
+
+@pytest.fixture(scope="session")
+def bare_run(report_registry, tmp_path_factory):
+    """A clustering run without explainers: every explanation section must become a note."""
+    cfg = copy.deepcopy(core_plugin.PIPELINE)
+    cfg["explainers"] = []
+    cfg["quality"] = False
+    return cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "bare")
+
+
+@pytest.fixture(scope="session")
+def classify_run(report_registry, tmp_path_factory):
+    cfg = copy.deepcopy(report_plugin.CLASSIFY)
+    cfg["explainers"] = available(report_registry, CLASSIFY_EXPLAINERS)
+    run = cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "classify")
+    from cellxai_core.report import write_report
+
+    write_report(run.path)
+    return run

@@ -1,0 +1,139 @@
+"""The HTML report: what each task shows, what it says when something is missing, escaping."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import numpy as np
+import pytest
+import yaml
+
+from cellxai_core.report import write_report
+from cellxai_core.report.page import Section, render_page
+
+IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+
+
+def decoded_images(html: str) -> list[np.ndarray]:
+    import cv2
+
+    out = []
+    for data in IMG.findall(html):
+        img = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
+        assert img is not None and img.shape[0] > 20 and img.shape[1] > 20
+        out.append(img)
+    return out
+
+
+def section(html: str, sid: str) -> str:
+    start = html.index(f'<section id="{sid}">')
+    return html[start:html.index("</section>", start)]
+
+
+def captions(html: str) -> list[str]:
+    return re.findall(r"<figcaption>([^<]*)</figcaption>", html)
+
+
+def test_cluster_report_shows_clusters_explanations_and_provenance(cluster_run):
+    html = (cluster_run.path / "report.html").read_text()  # written by the pipeline (report: true)
+    labels = cluster_run.labels
+    k = len(set(labels.tolist()))
+    explainers = {e["name"] for e in cluster_run.config["explainers"]}
+    images = decoded_images(html)
+    caps = captions(html)
+    assert len(images) == len(caps)
+
+    overview = section(html, "overview")
+    agreement = cluster_run.store.attrs("clusters")["truth_agreement"]
+    assert f"{k} clusters from {len(labels)} wells" in overview
+    assert f"ARI {agreement['ari']:.2f}" in overview
+    assert "silhouette" in overview and "stability" in overview
+    assert any("2-D, coloured by cluster" in c for c in caps)
+    assert any("over the days" in c for c in caps)  # density per cell type per day
+
+    truth = section(html, "truth")
+    assert f"{agreement['ari']:.3f}" in truth
+
+    cards = section(html, "clusters")
+    assert cards.count('class="card"') == k
+    exemplars = cluster_run.array("clusters/exemplars")
+    for i in exemplars:
+        assert f"<td class=\"l\">{cluster_run.ids[i]}</td>" in cards  # each exemplar named in its card
+    montages = [c for c in caps if c.startswith("The exemplar and")]
+    assert len(montages) == k
+    if "gradcam" in explainers:
+        assert all("Grad-CAM" in c for c in montages)
+    if "template-text" in explainers:
+        for text in cluster_run.array("explanations/template-text/text"):
+            assert f'<p class="explain">{text}</p>' in cards
+    if "gmean" in explainers:
+        assert any(c.startswith("The typical well of each cluster") for c in caps)
+    if "cluster-similarity" in explainers:
+        sim = section(html, "similarity")
+        mean = cluster_run.store.attrs("explanations/cluster-similarity")["inter_mean"]
+        assert f"{mean:.3f}" in sim and "No cluster-similarity" not in sim
+
+    prov = section(html, "provenance")
+    for stage, info in cluster_run.stages.items():
+        assert f"<td class=\"l\">{stage}</td>" in prov
+    assert "core_plugin" in prov and "report_plugin" in prov
+    assert yaml.safe_dump(cluster_run.config, sort_keys=False).splitlines()[0] in prov
+
+
+def test_a_run_without_explainers_gets_notes_not_errors(bare_run):
+    html = (write_report(bare_run.path)).read_text()
+    notes = re.findall(r'<p class="note">([^<]*)</p>', html)
+    assert any("No text explanations" in n for n in notes)
+    assert any("No Grad-CAM maps" in n for n in notes)
+    assert any("No cluster-similarity explainer" in n for n in notes)
+    assert "silhouette" not in section(html, "overview")  # quality: false
+    decoded_images(html)
+
+
+def test_images_are_skipped_with_a_reason_when_the_dataset_cannot_be_rebuilt(bare_run, tmp_path):
+    from cellxai_core.testing import use_plugins
+
+    with use_plugins():  # an empty registry: the run's dataset plugin is gone
+        html = write_report(bare_run.path, out=tmp_path / "r.html").read_text()
+    notes = re.findall(r'<p class="note">([^<]*)</p>', html)
+    assert sum("Images not shown" in n and "test-blobs" in n for n in notes) == 1
+    assert section(html, "clusters").count('class="card"') == len(set(bare_run.labels.tolist()))
+
+
+def test_classify_report_shows_folds_roc_confusion_and_uncertain_samples(classify_run):
+    html = (classify_run.path / "report.html").read_text()
+    attrs = classify_run.store.attrs("predictions")
+    decoded_images(html)
+    perf = section(html, "performance")
+    auc = attrs["metrics"]["auc_macro"]
+    assert f"auc macro {auc['mean']:.3f} ± {auc['sd']:.3f}" in perf
+    for fold in range(attrs["folds"]):
+        assert f"<td class=\"l\">fold {fold + 1}</td>" in perf
+    assert perf.count(" ± ") >= len(attrs["metric_names"])
+    assert "ROC curves" in perf and "Confusion matrix" in perf
+
+    unc = section(html, "uncertain")
+    entropy = classify_run.array("predictions/uncertainty/entropy")
+    rows = re.findall(r"<tr><td class=\"l\">(cell\d+)</td>", unc)
+    assert len(rows) == 8
+    ranked = [float(entropy[list(classify_run.ids).index(r)]) for r in rows]
+    assert ranked == sorted(ranked, reverse=True) and ranked[0] == pytest.approx(entropy.max(), abs=1e-6)
+    assert "MC-dropout predictive entropy" in unc
+
+    expl = section(html, "explanations")
+    explainers = {e["name"] for e in classify_run.config["explainers"]}
+    if "gmean" in explainers:
+        ratios = classify_run.store.attrs("explanations/gmean")["ratios"]
+        for name, r in ratios.items():
+            assert f"<td class=\"l\">{name}</td><td>{r['positive']:.3f}</td>" in expl
+    if "gradcam" in explainers:
+        assert "most confidently and correctly classified" in expl
+
+
+def test_values_from_the_run_are_escaped():
+    sec = Section("s", "<title>")
+    sec.p("<script>alert(1)</script>").table(["<b>"], [["<i>x</i>"]]).kv([("a&b", "<c>")])
+    html = render_page("t<", ["sub>"], [sec], "f&")
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    assert "<i>x</i>" not in html and "<b>" not in html.replace("<body>", "")
