@@ -4,7 +4,7 @@
 
 Models: torchvision resnet18 (random init, 3x128x128, layer4) and a small U-Net-like
 conv net (3x128x128, explained at its last decoder conv, full resolution). Batch
-sizes 1, 8, 32. Prints maps/s (median over repeats), the speed-up, and the largest
+sizes 1, 8, 32. Prints maps/s (median over alternating repeats), the speed-up, and the largest
 difference between the two maps as a correctness check.
 """
 
@@ -50,19 +50,24 @@ class TinyUNet(nn.Module):
         return self.classifier(u1.mean(dim=(2, 3)))
 
 
-def timed(fn: Callable[[], object], seconds: float, device: torch.device) -> float:
-    """Median seconds per call, after two warm-up calls."""
-    for _ in range(2):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < 3 or (time.perf_counter() - start < seconds and len(times) < 50):
+def timed_pair(first: Callable[[], object], second: Callable[[], object], seconds: float, device: torch.device) -> tuple[float, float]:
+    """Median seconds per call of two functions, timed alternately so that load changes hit both alike."""
+
+    def once(fn: Callable[[], object]) -> float:
         t0 = time.perf_counter()
         fn()
         if device.type == "cuda":
             torch.cuda.synchronize()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        return time.perf_counter() - t0
+
+    for fn in (first, second, first, second):  # warm-up
+        once(fn)
+    times: tuple[list[float], list[float]] = ([], [])
+    start = time.perf_counter()
+    while len(times[0]) < 3 or (time.perf_counter() - start < seconds and len(times[0]) < 50):
+        times[0].append(once(first))
+        times[1].append(once(second))
+    return statistics.median(times[0]), statistics.median(times[1])
 
 
 def main() -> None:
@@ -96,10 +101,11 @@ def main() -> None:
         for batch in [int(b) for b in args.batches.split(",")]:
             x = torch.rand(batch, 3, 128, 128, device=device)
             targets = [i % 10 for i in range(batch)]
-            ours_t = timed(lambda: grad_cam(model, layer, x, targets), args.seconds, device)
             with GradCAM(model, [layer]) as cam:
                 ref_targets = [ClassifierOutputTarget(t) for t in targets]
-                ref_t = timed(lambda: cam(x, ref_targets), args.seconds, device)
+                ours_t, ref_t = timed_pair(
+                    lambda: grad_cam(model, layer, x, targets), lambda: cam(x, ref_targets), args.seconds, device
+                )
                 diff = float(np.abs(grad_cam(model, layer, x, targets).cpu().numpy() - cam(x, ref_targets)).max())
             print(
                 f"{name:<10} {layer_name:<10} {batch:>5} {batch / ours_t:>12.1f} {batch / ref_t:>11.1f} "
