@@ -1,0 +1,111 @@
+"""Turning raw pixels into what the pipeline expects: chosen channels, size, float32 in [0, 1].
+
+Shared by the file readers. A sample's raw images are (S, C, H, W) in their own dtype;
+:class:`Transform` selects / orders channels, crops and resizes, then scales intensities
+per channel (over the whole sample by default, so changes over time survive).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from cellxai_core.errors import ConfigError
+
+
+def default_channel_names(count: int, rgb: bool = False) -> tuple[str, ...]:
+    if rgb and count == 3:
+        return ("red", "green", "blue")
+    if count == 1:
+        return ("gray",)
+    return tuple(f"c{i}" for i in range(count))
+
+
+def select_channels(
+    source: Sequence[str],
+    channels: Sequence[str] | None,
+    channel_map: dict[str, str] | None,
+    where: str,
+) -> tuple[list[int], tuple[str, ...]]:
+    """Indices into ``source`` (channel keys: file-name values or '0', '1', ...) and output names."""
+    source = [str(s) for s in source]
+    if channel_map:
+        missing = [k for k in channel_map if k not in source]
+        if missing:
+            raise ConfigError(f"{where}: channel_map names {missing} but the channels found are {source}")
+        return [source.index(k) for k in channel_map], tuple(channel_map.values())
+    if channels is not None:
+        if len(channels) != len(source):
+            raise ConfigError(f"{where}: channels lists {len(channels)} names but the data have {len(source)} channels {source}")
+        return list(range(len(source))), tuple(channels)
+    return list(range(len(source))), tuple(source)
+
+
+def _pair(value: Sequence[int] | int | None) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, int):
+        return (value, value)
+    return (int(value[0]), int(value[1]))
+
+
+@dataclass(frozen=True)
+class Transform:
+    """Geometry and intensity options of a reader (see :class:`~.params.IntensityParams`)."""
+
+    normalize: str = "percentile"
+    percentiles: tuple[float, float] = (1.0, 99.8)
+    normalize_over: str = "sample"
+    crop: tuple[int, int] | None = None
+    resize: tuple[int, int] | None = None
+
+    @classmethod
+    def from_params(cls, normalize: str, percentiles: Sequence[float], normalize_over: str, crop, resize) -> "Transform":
+        return cls(normalize, (float(percentiles[0]), float(percentiles[1])), normalize_over, _pair(crop), _pair(resize))
+
+    def output_size(self, height: int, width: int) -> tuple[int, int]:
+        """(H, W) after crop and resize of an image of (height, width)."""
+        if self.resize is not None:
+            return self.resize
+        if self.crop is not None:
+            return (min(self.crop[0], height), min(self.crop[1], width))
+        return (height, width)
+
+    def geometry(self, images: np.ndarray) -> np.ndarray:
+        """Centre crop then resize (S, C, H, W) float32 images."""
+        s, c, h, w = images.shape
+        if self.crop is not None:
+            ch, cw = min(self.crop[0], h), min(self.crop[1], w)
+            top, left = (h - ch) // 2, (w - cw) // 2
+            images = images[:, :, top : top + ch, left : left + cw]
+            h, w = ch, cw
+        if self.resize is not None and (h, w) != self.resize:
+            import cv2
+
+            th, tw = self.resize
+            interp = cv2.INTER_AREA if th < h or tw < w else cv2.INTER_LINEAR
+            flat = images.reshape(s * c, h, w)
+            images = np.stack([cv2.resize(img, (tw, th), interpolation=interp) for img in flat]).reshape(s, c, th, tw)
+        return np.ascontiguousarray(images, dtype=np.float32)
+
+    def scale(self, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """Intensities of (S, C, H, W) float32 to [0, 1]; ``dtype`` is the files' own dtype."""
+        if self.normalize == "dtype":
+            if np.issubdtype(dtype, np.integer):
+                out = raw / np.float32(np.iinfo(dtype).max)
+            else:
+                out = raw
+        elif self.normalize == "percentile":
+            axes = (0, 2, 3) if self.normalize_over == "sample" else (2, 3)
+            low, high = np.percentile(raw, self.percentiles, axis=axes, keepdims=True)
+            span = np.where(high > low, high - low, 1.0)
+            out = (raw - low) / span
+        else:
+            out = raw
+        return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+    def apply(self, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """Raw (S, C, H, W) in any dtype -> float32 (S, C, H', W') in [0, 1]."""
+        return self.scale(self.geometry(raw.astype(np.float32, copy=False)), dtype)
