@@ -97,12 +97,14 @@ def _vimentin(
     n = int(rng.integers(120, 200))
     start_angle = rng.uniform(0, 2 * np.pi, n)
     room = np.maximum(_radius_at(radii, rotation, start_angle) - nucleus_r, 2.0)
-    reach = np.clip(0.95 - 0.7 * p + rng.normal(0, 0.06), 0.15, 1.0) * rng.uniform(0.55, 1.1, n)
-    lengths = np.maximum(room * reach, 2.0)
+    # in spread (normal) cells part of the network starts out in the cytoplasm, not at the nucleus
+    offset = np.where(rng.random(n) < 0.55 * (1.0 - p), rng.uniform(0.2, 0.7, n), 0.0) * room
+    reach = np.clip(1.05 - 0.8 * p + rng.normal(0, 0.06), 0.15, 1.05) * rng.uniform(0.65, 1.15, n)
+    lengths = np.maximum((room - offset) * reach, 2.0)
     step = 1.5 * k
     steps = int(np.ceil(lengths.max() / step)) + 1
     heading = start_angle[:, None] + np.cumsum(rng.normal(0, 0.16, (n, steps)), axis=1) + rng.normal(0, 0.45, (n, 1))
-    start = centre + (nucleus_r * 0.9) * np.stack([np.cos(start_angle), np.sin(start_angle)], axis=-1)
+    start = centre + (nucleus_r * 0.9 + offset)[:, None] * np.stack([np.cos(start_angle), np.sin(start_angle)], axis=-1)
     path = start[:, None] + np.cumsum(step * np.stack([np.cos(heading), np.sin(heading)], axis=-1), axis=1)
     count = np.maximum((lengths / step).astype(int), 2)
     fixed = _fixed(path)
@@ -116,7 +118,7 @@ def _vimentin(
     radius = int(round((nucleus_r + (3 + 4 * p) * k) * (1 << SUBPIXEL_BITS)))
     cv2.circle(cage, c, radius, 1.0, max(1, int(round((3 + 5 * p) * k))), cv2.LINE_AA, SUBPIXEL_BITS)
     cage = cv2.GaussianBlur(cage, (0, 0), 2.5 * k)
-    return canvas + (0.15 + 1.1 * p) * cage * (1 + 0.4 * _smooth_noise(rng, size, 4 * k))
+    return canvas + (0.05 + 1.2 * p) * cage * (1 + 0.4 * _smooth_noise(rng, size, 4 * k))
 
 
 def _actin(

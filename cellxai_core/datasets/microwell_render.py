@@ -21,7 +21,7 @@ from .microwell_layout import Layout
 SUBPIXEL_BITS = 4  # cv2 drawing with 1/16 pixel precision
 HUE = ((105.0, 140.0), (-10.0, 8.0), (0.0, 360.0))
 SATURATION = ((0.72, 0.92), (0.70, 0.90), (0.0, 0.14))
-VALUE = ((0.55, 0.90), (0.65, 1.0), (0.62, 0.92))
+VALUE = ((0.68, 0.95), (0.72, 1.0), (0.68, 0.92))
 TEXTURE = (0.22, 0.08, 0.12)  # strength of the granular brightness texture per type
 NUCLEUS_DIM = 0.72  # brightness of the cancer-cell nucleus relative to its cytoplasm
 
@@ -109,10 +109,10 @@ def _background(rng: np.random.Generator, size: int, centre: np.ndarray, radius:
 def _illumination(rng: np.random.Generator, size: int, strength: float) -> np.ndarray:
     """(H, W, 1) multiplicative field: gain, linear gradient, vignetting (smooth, so built at 16 x 16)."""
     u = (np.arange(16, dtype=np.float32) + 0.5) / 16 - 0.5
-    gain = rng.uniform(0.8, 1.2) ** strength
+    gain = rng.uniform(0.87, 1.13) ** strength
     angle = rng.uniform(0, 2 * np.pi)
     slope = rng.uniform(0.0, 0.25) * strength
-    vignette = rng.uniform(0.0, 0.35) * strength
+    vignette = rng.uniform(0.0, 0.3) * strength
     ramp = 1 + slope * (u[None, :] * np.cos(angle) + u[:, None] * np.sin(angle))
     field = np.float32(gain) * ramp * (1 - vignette * (u[None, :] ** 2 + u[:, None] ** 2))
     return cv2.resize(field.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)[..., None]
@@ -153,7 +153,7 @@ def render_image(
     np.copyto(image, cells, where=(instances > 0)[..., None])
     image *= _illumination(rng, size, imaging.illumination)
     if imaging.blur > 0:
-        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.45, 0.9) * scale * imaging.blur)
+        image = cv2.GaussianBlur(image, (0, 0), rng.uniform(0.4, 0.75) * scale * imaging.blur)
     if imaging.noise > 0:
         shot = np.float32(rng.uniform(0.001, 0.004) * imaging.noise)
         read = np.float32(rng.uniform(0.004, 0.012) * imaging.noise)
