@@ -20,10 +20,11 @@ class TemplateTextParams(BaseModel):
     ``high`` when the rank is at least ``density_high_quantile``, ``low`` when at most
     ``density_low_quantile``, ``moderate`` in between.
 
-    Trend word: the cluster's median per-well slope (change per set step, e.g. per day)
-    divided by the cell type's typical level (its mean density over all wells and steps).
-    ``increasing`` when this relative slope is above ``trend_threshold``, ``decreasing``
-    when below ``-trend_threshold``, ``stable`` otherwise.
+    Trend word: the cluster's median per-well change over the course (the least-squares
+    slope per set step times the S - 1 steps from the first to the last image) divided by
+    the cell type's typical level (its mean density over all wells and positions).
+    ``increasing`` when this relative change is above ``trend_threshold``, ``decreasing``
+    when below ``-trend_threshold``, ``stable`` otherwise. It does not depend on units.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -51,10 +52,11 @@ class TemplateTextParams(BaseModel):
         "among all wells is <= this.",
     )
     trend_threshold: float = Field(
-        0.05, gt=0.0,
-        description="A cluster's trend is 'increasing' ('decreasing') when its median slope per "
-        "set step, divided by the cell type's mean level over all wells, is above (below minus) "
-        "this; 'stable' otherwise. 0.05 = 5% of the typical level per day.",
+        0.1, gt=0.0,
+        description="A cluster's trend is 'increasing' ('decreasing') when its median change from "
+        "the first to the last image (fitted slope x (S - 1)), divided by the cell type's mean level "
+        "over all wells, is above (below minus) this; 'stable' otherwise. 0.1 = a change of 10% of "
+        "the typical level over the time course.",
     )
     comparisons: int = Field(
         1, ge=1, le=6,

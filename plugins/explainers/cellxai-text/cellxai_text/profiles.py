@@ -45,8 +45,9 @@ class CellProfiles:
 
     cell_types: list[str]
     density: np.ndarray  # (N, C) mean density over the set positions
-    trend: np.ndarray | None  # (N, C) change per set step, None when S == 1 and no trend head
+    trend: np.ndarray | None  # (N, C) change per set step, None when S == 1
     level: np.ndarray  # (C,) mean density over all wells and positions: the scale of a trend
+    set_size: int  # S: positions per sample (days); a trend spans S - 1 steps
     sources: dict[str, Any] = field(default_factory=dict)  # what was read, for the attrs
 
 
@@ -67,13 +68,16 @@ def read_profiles(store: Any, source: str = "auto", cell_types: Sequence[str] | 
     types = [names[c] if use_aux else _cell_type(names[c]) for c in density_cols]
 
     density, level, series_slope = _density_stats(store, density_path, density_cols)
+    set_size = int(store.array(density_path).shape[1])
     sources: dict[str, Any] = {
         "density": density_path,
         "density_columns": [names[c] for c in density_cols],
     }
-    trend, trend_source = _trend(store, source, types, sources["density_columns"], series_slope)
+    trend, trend_source = (None, "none (one image per sample)")
+    if set_size >= 2:
+        trend, trend_source = _trend(store, source, types, sources["density_columns"], series_slope)
     sources["trend"] = trend_source
-    return CellProfiles(types, density, trend, level, sources)
+    return CellProfiles(types, density, trend, level, set_size, sources)
 
 
 # -- density --------------------------------------------------------------------------
@@ -138,6 +142,7 @@ def _fitted_slope(series: np.ndarray) -> np.ndarray:
 def _trend(
     store: Any, source: str, types: list[str], density_columns: list[str], series_slope: np.ndarray | None
 ) -> tuple[np.ndarray | None, str]:
+    """Per-well slope per set step (N, C) and where it came from (S >= 2 here)."""
     if source in ("auto", "aux") and store.has(AUX_TREND):
         names = _names(store, AUX_TREND)
         if all(t in names for t in types):
@@ -149,9 +154,7 @@ def _trend(
             if all(c in names for c in slope_cols):
                 cols = [names.index(c) for c in slope_cols]
                 return _read_columns(store, HANDCRAFTED, cols), f"{HANDCRAFTED}:{','.join(slope_cols)}"
-    if series_slope is not None:
-        return series_slope, "slope fitted to the density over the set positions"
-    return None, "none (one image per sample and no trend features)"
+    return series_slope, "slope fitted to the density over the set positions"
 
 
 def _read_columns(store: Any, path: str, cols: list[int]) -> np.ndarray:

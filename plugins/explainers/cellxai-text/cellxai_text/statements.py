@@ -4,7 +4,8 @@ Pure numpy/scipy on :class:`~cellxai_text.profiles.CellProfiles`; the rules are 
 documented on :class:`~cellxai_text.params.TemplateTextParams`:
 
 - density word: percentile rank of the cluster's median well among all wells;
-- trend word: the cluster's median slope per step relative to the cell type's level;
+- trend word: the cluster's median change over the course (slope x (S - 1) steps)
+  relative to the cell type's level;
 - comparison: the property (cell type x density / trend) on which the cluster's median
   lies furthest from the median of the wells in the other clusters, in units of the
   spread (standard deviation) of that property over all clustered wells.
@@ -27,7 +28,7 @@ MEASURES = ("trend", "density")  # comparison ties go to the trend, the paper's 
 class Thresholds:
     density_low_quantile: float = 0.33
     density_high_quantile: float = 0.67
-    trend_threshold: float = 0.05
+    trend_threshold: float = 0.1
 
 
 def density_word(rank: float, th: Thresholds) -> str:
@@ -39,21 +40,24 @@ def density_word(rank: float, th: Thresholds) -> str:
     return "moderate"
 
 
-def trend_word(relative_slope: float, th: Thresholds) -> str:
-    """'increasing' / 'stable' / 'decreasing' from a slope per step relative to the level."""
-    if relative_slope > th.trend_threshold:
+def trend_word(relative_change: float, th: Thresholds) -> str:
+    """'increasing' / 'stable' / 'decreasing' from a change over the course relative to the level."""
+    if relative_change > th.trend_threshold:
         return "increasing"
-    if relative_slope < -th.trend_threshold:
+    if relative_change < -th.trend_threshold:
         return "decreasing"
     return "stable"
 
 
 def relative_trend(profiles: CellProfiles) -> np.ndarray | None:
-    """Per-well slope divided by each cell type's level (N, C); level 0 -> slope unscaled."""
+    """Per-well change over the course, slope x (S - 1), divided by each cell type's level (N, C).
+
+    A level of 0 leaves the change unscaled.
+    """
     if profiles.trend is None:
         return None
     level = np.where(np.abs(profiles.level) > 1e-12, np.abs(profiles.level), 1.0)
-    return profiles.trend / level
+    return profiles.trend * (profiles.set_size - 1) / level
 
 
 def describe_clusters(
@@ -64,7 +68,8 @@ def describe_clusters(
     A description is JSON-ready: ``{"cluster", "n", "statements": [{"cell_type",
     "measure", "word", "value", "median"}], "comparison": [{"cell_type", "measure",
     "direction", "trend_word", "score"}]}``. ``value`` is the percentile rank (density)
-    or the relative slope (trend); ``median`` the cluster's median in feature units.
+    or the relative change over the course (trend); ``median`` the cluster's median in
+    feature units (mean density; slope per step).
     """
     labels = np.asarray(labels)
     if labels.shape[0] != profiles.density.shape[0]:
@@ -83,7 +88,8 @@ def describe_clusters(
         for c, cell in enumerate(profiles.cell_types):
             if "trend" in medians:
                 r = float(medians["trend"][i, c])
-                statements.append(_statement(cell, "trend", trend_word(r, th), r, r * _level(profiles, c)))
+                slope = r * _level(profiles, c) / (profiles.set_size - 1)
+                statements.append(_statement(cell, "trend", trend_word(r, th), r, slope))
         for c, cell in enumerate(profiles.cell_types):
             med = float(medians["density"][i, c])
             rank = float(percentileofscore(profiles.density[:, c], med, kind="mean")) / 100.0

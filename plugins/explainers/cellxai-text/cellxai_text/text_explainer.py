@@ -34,7 +34,7 @@ class TemplateTextExplainer:
         source: str = "auto",
         density_high_quantile: float = 0.67,
         density_low_quantile: float = 0.33,
-        trend_threshold: float = 0.05,
+        trend_threshold: float = 0.1,
         comparisons: int = 1,
         cell_types: Sequence[str] | None = None,
     ) -> None:

@@ -88,9 +88,9 @@ def test_density_thresholds_are_respected(make_store, run_explainer):
 
 
 def test_trend_threshold_is_relative_to_the_level_and_respected(make_store, run_explainer):
-    # cancer rises by 0.008 per day at a level of 0.1: relative slope 0.08
+    # cancer rises by 0.002 per day over 4 steps at a level of 0.1: relative change 0.08
     plans = [
-        {"n": 15, "slopes": {"cancer": 0.008, "t_cell": 0.0, "dead": 0.0}, "levels": {**LEVELS, "cancer": 0.1}},
+        {"n": 15, "slopes": {"cancer": 0.002, "t_cell": 0.0, "dead": 0.0}, "levels": {**LEVELS, "cancer": 0.1}},
         {"n": 15, "slopes": {"cancer": 0.0, "t_cell": 0.0, "dead": 0.0}, "levels": {**LEVELS, "cancer": 0.1}},
     ]
     store = make_store(plans)
@@ -101,11 +101,18 @@ def test_trend_threshold_is_relative_to_the_level_and_respected(make_store, run_
         assert st["word"] == expected
         rel = st["value"]
     assert rel == pytest.approx(0.08, abs=0.01)
-    # the same relative change at ten times the scale gives the same word
+    # the same relative change at ten times the scale gives the same word and value
     scaled = [{**p, "levels": {k: 10 * v for k, v in p["levels"].items()},
                "slopes": {k: 10 * v for k, v in p["slopes"].items()}} for p in plans]
     attrs = run_explainer(make_store(scaled), "template-text", TemplateTextExplainer(trend_threshold=0.05))
-    assert words(attrs, "trend")[0]["cancer"] == "increasing"
+    st = next(s for s in attrs["descriptions"][0]["statements"] if s["measure"] == "trend" and s["cell_type"] == "cancer")
+    assert st["word"] == "increasing" and st["value"] == pytest.approx(rel, abs=0.01)
+    assert st["median"] == pytest.approx(0.02, rel=0.1)  # the slope per day, in feature units
+    # over 8 days instead of 4 steps' worth, half the daily slope is the same change: same word
+    plans_long = [{**p, "slopes": {k: v / 2 for k, v in p["slopes"].items()}} for p in plans]
+    attrs = run_explainer(make_store(plans_long, s=9), "template-text", TemplateTextExplainer(trend_threshold=0.05))
+    st = next(s for s in attrs["descriptions"][0]["statements"] if s["measure"] == "trend" and s["cell_type"] == "cancer")
+    assert st["word"] == "increasing" and st["value"] == pytest.approx(0.08, abs=0.01)
 
 
 def test_comparison_names_the_most_distinctive_property(make_store, run_explainer):
