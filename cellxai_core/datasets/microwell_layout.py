@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 # Per cell type (cancer, T, dead), in pixels at the reference size 173:
-RADIUS_RANGE = np.array([(4.5, 5.5), (3.4, 3.9), (3.0, 3.8)])
+RADIUS_RANGE = np.array([(4.6, 5.4), (3.4, 3.9), (3.0, 3.8)])
 ELONGATION_MAX = np.array([1.3, 1.12, 1.2])
 ROUGHNESS = np.array([0.10, 0.04, 0.18])  # amplitude of the low harmonics of the outline
 NEAR_ANCHOR = np.array([0.5, 0.5, 0.5])  # share of candidates drawn next to a colony / cancer cell
@@ -135,7 +135,7 @@ def _clears(distance: np.ndarray, shapes: np.ndarray, centres: np.ndarray, gap: 
 
 def _greedy(pos: np.ndarray, bound: np.ndarray, kinds: np.ndarray, ok: np.ndarray, need: np.ndarray, gap: float) -> np.ndarray:
     """Accept valid candidates in order while their type still needs cells and they clear those accepted."""
-    clash = np.linalg.norm(pos[:, None] - pos[None], axis=-1) < bound[:, None] + bound[None] + gap
+    clash = np.linalg.norm(pos[:, None] - pos[None], axis=-1) < bound[:, None] + bound[None] + gap + 1.0
     free = ok.copy()
     keep = np.zeros(len(pos), dtype=bool)
     left = need.copy()

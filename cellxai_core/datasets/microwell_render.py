@@ -23,7 +23,7 @@ HUE = ((105.0, 140.0), (-10.0, 8.0), (0.0, 360.0))
 SATURATION = ((0.72, 0.92), (0.70, 0.90), (0.0, 0.14))
 VALUE = ((0.68, 0.95), (0.72, 1.0), (0.68, 0.92))
 TEXTURE = (0.22, 0.08, 0.12)  # strength of the granular brightness texture per type
-NUCLEUS_DIM = 0.72  # brightness of the cancer-cell nucleus relative to its cytoplasm
+NUCLEUS_DIM = 0.8  # brightness of the cancer-cell nucleus relative to its cytoplasm
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ LEVEL_MEAN = (24.0, 24.0, 12.0)
 LEVEL_SD = (8.0, 8.0, 4.0)
 LEVEL_MIN = (6.0, 6.0, 3.0)
 LEVEL_MAX = (42.0, 42.0, 21.0)
-CHANGE = (5.0, 5.0, 4.5)  # first day -> last day, before the per-well rate factor
-RATE_SPREAD = 0.25  # per-well rate factor uniform in [1 - spread, 1 + spread]
-DAY_JITTER = 0.6  # sd of the day-to-day count noise around the trajectory
+CHANGE = (5.0, 5.0, 6.0)  # first day -> last day, before the per-well rate factor
+RATE_SPREAD = 0.15  # per-well rate factor uniform in [1 - spread, 1 + spread]
+DAY_JITTER = 0.35  # sd of the day-to-day count noise around the trajectory
 
 
 @dataclass(frozen=True)
