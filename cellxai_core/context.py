@@ -68,6 +68,20 @@ class RunContext:
     def n_samples(self) -> int:
         return len(self.dataset)
 
+    @classmethod
+    def standalone(cls, dataset: Dataset, *, device: str = "cpu", seed: int = 0, batch_size: int = 16) -> "RunContext":
+        """A context without a run directory, for composing components in plain Python.
+
+        Enough for ``encoder.pretrain(ctx)`` and ``fusion.fit(..., ctx)``; there is no store.
+        """
+        from types import SimpleNamespace
+
+        from .progress import progress
+
+        config = SimpleNamespace(task="cluster", batch_size=batch_size, seed=seed)
+        return cls(config=config, dataset=dataset, store=None, run_dir=Path("."), device=device,  # type: ignore[arg-type]
+                   seed=seed, progress=progress)
+
     def log(self, message: str) -> None:
         log.info(message)
 

@@ -146,9 +146,8 @@ class Pipeline:
 
     # -- running --------------------------------------------------------------------------
     def run(self, dataset: Any, store: RunStore) -> None:
-        from .model import resolve_device, seed_everything
+        from .model import seed_everything
 
-        resolve_device(self.device)
         model_holder: dict[str, Any] = {}
         ctx = RunContext(
             config=self.cfg, dataset=dataset, store=store, run_dir=self.out,
@@ -179,6 +178,13 @@ class Pipeline:
             ctx.extras.pop("model", None) if stage in ("classify", "fuse") else None
 
 
+def _resolved_device(device: str) -> str:
+    """``auto`` -> ``cuda`` or ``cpu``; a CUDA device without CUDA is the user's error."""
+    from .model import resolve_device
+
+    return str(resolve_device(device))
+
+
 def run(
     source: str | Path | Mapping[str, Any],
     out: str | Path,
@@ -203,7 +209,7 @@ def run(
     resolved = resolved_config(cfg, params)
     out = Path(out)
     resuming = prepare_run_dir(out, resolved, resume=resume, overwrite=overwrite)
-    pipe = Pipeline(cfg, params, out, registry, cfg.device)
+    pipe = Pipeline(cfg, params, out, registry, _resolved_device(cfg.device))
     dataset = pipe.build("dataset", "dataset")
     if len(dataset) == 0:
         raise UserError(f"dataset '{cfg.dataset.name}' has no samples")
@@ -251,11 +257,11 @@ def explain_run(run_dir: str | Path, name: str, params: Mapping[str, Any] | None
     registry = registry or get_registry()
     opened = open_run(run_dir)
     cfg, params_by_path = load_config(opened.config, registry=registry)
-    pipe = Pipeline(cfg, params_by_path, Path(run_dir), registry, cfg.device)
+    pipe = Pipeline(cfg, params_by_path, Path(run_dir), registry, _resolved_device(cfg.device))
     dataset = pipe.build("dataset", "dataset")
     store = RunStore(Path(run_dir) / STORE)
     ctx = RunContext(
-        config=cfg, dataset=dataset, store=store, run_dir=Path(run_dir), device=cfg.device,
+        config=cfg, dataset=dataset, store=store, run_dir=Path(run_dir), device=pipe.device,
         seed=cfg.seed, progress=progress, model_loader=lambda: stages.load_trained_model(pipe, dataset),
     )
     own = dict(params or {})

@@ -94,9 +94,23 @@ def test_sigkill_during_encode_then_resume_equals_clean_run(registry, tmp_path):
         assert np.array_equal(resumed[key], clean[key]), key
 
 
-def test_failed_stage_leaves_a_failed_run(registry, tmp_path):
-    with pytest.raises(cx.UserError):
-        cx.run(core_plugin.PIPELINE, out=tmp_path / "r", overrides={"device": "cuda:3"} if not _cuda() else {"explainers": [{"name": "nope"}]})
+def test_cuda_without_cuda_is_a_user_error_before_anything_is_written(registry, tmp_path):
+    if _cuda():
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(cx.UserError, match="CUDA is not available"):
+        cx.run(core_plugin.PIPELINE, out=tmp_path / "r", overrides={"device": "cuda:3"})
+    assert not (tmp_path / "r").exists()
+
+
+def test_failing_stage_marks_the_run_failed(registry, tmp_path):
+    with pytest.raises(Exception):
+        cx.run(core_plugin.PIPELINE, out=tmp_path / "r", overrides={"clusterer.params.n_clusters": 50})
+    from cellxai_core.store import RunStore
+
+    assert RunStore(tmp_path / "r" / "store.zarr").attrs()["status"] == "failed"
+    assert not (tmp_path / "r" / "results.csv").exists()
+    with pytest.raises(cx.UserError, match="run is failed"):
+        cx.open_run(tmp_path / "r")
 
 
 def _cuda():
