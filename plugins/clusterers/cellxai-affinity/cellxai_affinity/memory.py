@@ -22,7 +22,7 @@ FLOAT32_BYTES = 4
 def estimate_bytes(n_samples: int, n_features: int, block_elems: int) -> int:
     """Peak bytes of one fit: 3 dense float32 N x N matrices, work blocks, features and vectors."""
     dense = N2_MATRICES * FLOAT32_BYTES * n_samples * n_samples
-    blocks = 12 * block_elems * FLOAT32_BYTES  # 8 work groups, noise / distance blocks in float64
+    blocks = 12 * min(block_elems, n_samples * n_samples) * FLOAT32_BYTES  # work groups, float64 noise / distances
     vectors = 8 * n_samples * (n_features + 64)
     return dense + blocks + vectors
 

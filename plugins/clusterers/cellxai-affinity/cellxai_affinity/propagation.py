@@ -8,8 +8,9 @@ iteration and computes the responsibilities of this one while the block is in ca
 
 Per sweep ``s`` and row block:
   (a) A_{s-1} = damping * A_{s-2} - (1 - damping) * clip(Rp_{s-1} - colsum_{s-1}, 0)
-      (diagonal not clipped), where Rp is max(R, 0) with R's own diagonal;
-  (b) R_s = damping * R_{s-1} + (1 - damping) * (S - max_{k != .}(A_{s-1} + S));
+      (diagonal not clipped), where Rp is max(R, 0) with R's own diagonal and colsum
+      its column sums;
+  (b) R_s = damping * R_{s-1} + (1 - damping) * (S - max_{k != .}(A_{s-1} + S)), as torch.lerp;
       and the column sums of Rp_s are accumulated for the next sweep.
 The convergence test of iteration ``s - 1`` runs after sweep ``s``; when it stops, the
 extra R computed in (b) is unused (labels depend only on S and the exemplar set).
@@ -61,23 +62,26 @@ def propagate(
     R = torch.zeros_like(S)
     A = torch.zeros_like(S)
     groups = _row_groups(n, block_rows)
-    work = [torch.empty((min(block_rows, n), n), dtype=S.dtype, device=dev) for _ in groups]
+    padded = -(-n // CHUNK) * CHUNK
+    work = [torch.full((min(block_rows, n), padded), float("-inf"), dtype=S.dtype, device=dev) for _ in groups]
     colsum = torch.zeros(n, dtype=S.dtype, device=dev)  # sum_i Rp_ij of the previous sweep
+    ceiling = torch.zeros(n, dtype=S.dtype, device=dev)  # min(colsum, 0)
     colsum_parts = torch.zeros((len(groups), n), dtype=torch.float64, device=dev)
     diag_r = torch.zeros(n, dtype=S.dtype, device=dev)
     exemplar = torch.zeros(n, dtype=torch.bool, device=dev)
     history = torch.zeros((n, convergence_iter), dtype=torch.bool, device=dev)
-    keep, step = float(damping), float(1.0 - damping)
+    step = float(1.0 - damping)  # lerp(old, new, step) = damping * old + (1 - damping) * new
 
     def sweep_group(g: int, finish_a: bool, compute_r: bool) -> None:
-        t_full, part = work[g], colsum_parts[g]
+        part = colsum_parts[g]
         for r0, r1 in groups[g]:
-            Rb, Ab, Sb, t = R[r0:r1], A[r0:r1], S[r0:r1], t_full[: r1 - r0]
+            Rb, Ab, Sb, t_pad = R[r0:r1], A[r0:r1], S[r0:r1], work[g][: r1 - r0]
+            t = t_pad[:, :n]  # the -inf padding columns are never written
             if finish_a:
-                _availability_block(Rb, Ab, t, colsum, r0, keep, step)
+                _availability_block(Rb, Ab, t, colsum, ceiling, r0, step)
                 exemplar[r0:r1] = (Ab.diagonal(r0) + Rb.diagonal(r0)) > 0
             if compute_r:
-                _responsibility_block(Rb, Ab, Sb, t, keep, step)
+                _responsibility_block(Rb, Ab, Sb, t_pad, step)
                 torch.clamp(Rb, min=0, out=t)
                 part += t.sum(dim=0)
                 diag_r[r0:r1] = Rb.diagonal(r0)
@@ -103,6 +107,7 @@ def propagate(
                 total = colsum_parts.sum(dim=0)
                 total += diag_r - diag_r.clamp(min=0)
                 colsum.copy_(total)
+                torch.clamp(colsum, max=0, out=ceiling)
     return PropagationResult(exemplar.clone(), n_iter, converged)
 
 
@@ -149,31 +154,48 @@ def _parallel_runner(n_threads: int) -> Iterator[Callable[[Callable[..., None], 
 
 
 def _availability_block(
-    Rb: torch.Tensor, Ab: torch.Tensor, t: torch.Tensor, colsum: torch.Tensor, r0: int, keep: float, step: float
+    Rb: torch.Tensor, Ab: torch.Tensor, t: torch.Tensor, colsum: torch.Tensor, ceiling: torch.Tensor, r0: int, step: float
 ) -> None:
-    """A rows [r0, r0 + len) of the previous iteration, in place (scikit-learn's 'tmp = -Anew' step)."""
-    torch.clamp(Rb, min=0, out=t)
+    """A rows [r0, r0 + len) of the previous iteration, in place.
+
+    scikit-learn's new A is ``-clip(max(R, 0) - colsum, 0)`` off the diagonal and
+    ``colsum - R_jj`` on it; off the diagonal that equals ``min(colsum - R, min(colsum, 0))``
+    exactly (``ceiling`` = min(colsum, 0)). Then A = damping * A + (1 - damping) * new A.
+    """
+    torch.sub(colsum, Rb, out=t)
     t_diag = t.diagonal(r0)
-    t_diag.copy_(Rb.diagonal(r0))
-    t.sub_(colsum)
-    d_a = t_diag.clone()
-    t.clamp_(min=0)
-    t_diag.copy_(d_a)
-    Ab.mul_(keep).sub_(t, alpha=step)
+    new_diag = t_diag.clone()
+    torch.minimum(t, ceiling, out=t)
+    t_diag.copy_(new_diag)
+    Ab.lerp_(t, step)
 
 
-def _responsibility_block(
-    Rb: torch.Tensor, Ab: torch.Tensor, Sb: torch.Tensor, t: torch.Tensor, keep: float, step: float
-) -> None:
-    """R rows of this iteration, in place: S minus the best competing A + S of each row."""
+CHUNK = 32  # columns per chunk of the two-level row maximum (fastest on AVX2 CPUs)
+
+
+def _responsibility_block(Rb: torch.Tensor, Ab: torch.Tensor, Sb: torch.Tensor, t_pad: torch.Tensor, step: float) -> None:
+    """R rows of this iteration, in place: S minus the best competing A + S of each row.
+
+    ``t_pad`` is the work block padded with -inf columns to a multiple of CHUNK. The row
+    maximum, its first index and the runner-up (scikit-learn's Y, I and Y2) come from
+    chunk maxima: one fast pass instead of ``max(dim=1)``, which tracks indices slowly.
+    """
+    k, n = Sb.shape
+    t = t_pad[:, :n]
     torch.add(Ab, Sb, out=t)
-    first, best = t.max(dim=1)
-    best = best[:, None]
-    t.scatter_(1, best, float("-inf"))
-    second = t.amax(dim=1)
-    torch.sub(Sb, first[:, None], out=t)
-    t.scatter_(1, best, Sb.gather(1, best) - second[:, None])
-    Rb.mul_(keep).add_(t, alpha=step)
+    chunk_max = t_pad.view(k, -1, CHUNK).amax(dim=2)
+    chunk = chunk_max.argmax(dim=1, keepdim=True)
+    first = chunk_max.gather(1, chunk)
+    cols = chunk * CHUNK + torch.arange(CHUNK, device=t.device)
+    in_chunk = t_pad.gather(1, cols)
+    pos = in_chunk.argmax(dim=1, keepdim=True)
+    best = cols.gather(1, pos)
+    in_chunk.scatter_(1, pos, float("-inf"))
+    chunk_max.scatter_(1, chunk, in_chunk.amax(dim=1, keepdim=True))
+    second = chunk_max.amax(dim=1, keepdim=True)
+    torch.sub(Sb, first, out=t)
+    t.scatter_(1, best, Sb.gather(1, best) - second)
+    Rb.lerp_(t, step)
 
 
 def assign_labels(S: torch.Tensor, exemplar_mask: torch.Tensor, block_elems: int) -> tuple[np.ndarray, np.ndarray]:

@@ -74,7 +74,8 @@ def affinity_propagation(
 
 def affinity_propagation_features(X: np.ndarray, *, device: torch.device, **kwargs: Any) -> APResult:
     """AP on features with negative squared euclidean similarities, built in place in float32."""
-    S = negative_squared_distances(X, device, max(1, block_elems_for(device) // len(X)))
+    with torch_single_threaded():
+        S = negative_squared_distances(X, device, max(1, block_elems_for(device) // len(X)))
     return solve(S, symmetric=True, **kwargs)
 
 

@@ -103,6 +103,12 @@ def test_refuses_what_does_not_fit_before_allocating():
     assert 40_000 <= max_samples(24 * GIB, 64, CPU_BLOCK_ELEMS) < 50_000
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message when CUDA is missing")
+def test_cuda_without_cuda_is_a_user_error(blobs):
+    with pytest.raises(UserError, match="CUDA is not available"):
+        AffinityPropagation(device="cuda:0").fit(blobs[0])
+
+
 def test_reduce_options_and_display_embedding(blobs):
     X, y = blobs
     pca = AffinityPropagation(device="cpu", n_components=5).fit(X)
