@@ -28,6 +28,7 @@ COLONY_SD = 16.0
 PLACE_GROUPS = ((0,), (2, 1))  # cancer first (large, elongated), then dead and T cells in the gaps
 GAP = 1.0  # minimum free space between two cells and between a cell and the well edge
 EDGE_MARGIN = 2.5  # cells keep this far inside the well rim
+CANDIDATES = (3, 5, 3)  # candidates per missing cell and round; T cells fill the narrowest gaps
 ROUNDS = 6  # candidate batches before giving up on cells that do not fit
 VERTICES = 16
 SUBPIXEL_BITS = 4
@@ -135,16 +136,22 @@ def _clears(distance: np.ndarray, shapes: np.ndarray, centres: np.ndarray, gap: 
 
 def _greedy(pos: np.ndarray, bound: np.ndarray, kinds: np.ndarray, ok: np.ndarray, need: np.ndarray, gap: float) -> np.ndarray:
     """Accept valid candidates in order while their type still needs cells and they clear those accepted."""
-    clash = np.linalg.norm(pos[:, None] - pos[None], axis=-1) < bound[:, None] + bound[None] + gap + 1.0
-    free = ok.copy()
+    valid = np.flatnonzero(ok)
+    p, b = pos[valid], bound[valid]
+    d2 = ((p[:, None] - p[None]) ** 2).sum(-1)
+    rows, cols = np.nonzero(d2 < (b[:, None] + b[None] + gap + 1.0) ** 2)
+    starts = np.searchsorted(rows, np.arange(len(valid) + 1)).tolist()
+    cols_list = cols.tolist()
+    blocked = bytearray(len(valid))
+    left = need.tolist()
     keep = np.zeros(len(pos), dtype=bool)
-    left = need.copy()
-    for i in np.flatnonzero(ok).tolist():
-        k = kinds[i]
-        if free[i] and left[k] > 0:
-            keep[i] = True
-            left[k] -= 1
-            free &= ~clash[i]
+    for j, kind in enumerate(kinds[valid].tolist()):
+        if blocked[j] or left[kind] <= 0:
+            continue
+        keep[valid[j]] = True
+        left[kind] -= 1
+        for other in cols_list[starts[j] : starts[j + 1]]:
+            blocked[other] = 1
     return keep
 
 
@@ -167,7 +174,7 @@ def place_cells(
     for group, _ in ((g, r) for g in PLACE_GROUPS for r in range(ROUNDS)):
         if need[list(group)].sum() <= 0:
             continue
-        kinds = np.concatenate([np.full(2 * need[k] + 10 if need[k] > 0 else 0, k) for k in group]).astype(int)
+        kinds = np.concatenate([np.full(CANDIDATES[k] * need[k] + 12 if need[k] > 0 else 0, k) for k in group]).astype(int)
         verts, bound, radius = _outlines(rng, kinds, scale)
         distance = cv2.distanceTransform(free, cv2.DIST_L2, 3)
         if group[0] != 0 and types:
