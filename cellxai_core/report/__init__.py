@@ -38,6 +38,9 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
 
         sections = classify_sections(src)
         what = "classification"
+    from .trust import trust
+
+    sections.append(trust(src))
     sections.append(provenance(src))
     cfg = src.config
     parts = [f"{(cfg.get(k) or {}).get('name')}" for k in ("encoder", "fusion", "clusterer") if cfg.get(k)]

@@ -44,6 +44,9 @@ def cluster_run(report_registry, tmp_path_factory):
     """A clustering run with every installed explainer and ``report: true``."""
     cfg = copy.deepcopy(report_plugin.CLUSTER)
     cfg["explainers"] = available(report_registry, CLUSTER_EXPLAINERS)
+    for spec in cfg["explainers"]:
+        if spec["name"] == "gradcam":  # measure faithfulness too, on a few samples
+            spec["params"] = {"faithfulness": True, "n_samples": 6, "deletion_steps": 4}
     cfg["report"] = True
     return cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "cluster")
 

@@ -12,6 +12,26 @@ from pydantic import BaseModel, ConfigDict, Field
 from cellxai_core import Sample, hookimpl
 
 
+class Generated:
+    """Samples generated on access from (seed, index)."""
+
+    set_size = 1
+
+    def __init__(self, n: int, size: int, seed: int, days: int | None = None) -> None:
+        self.n, self.size, self.seed = n, size, seed
+        self.image_size = (size, size)
+        if days is not None:
+            self.days = self.set_size = days
+
+    def __len__(self) -> int:
+        return self.n
+
+    def rng(self, i: int) -> np.random.Generator:
+        if not 0 <= i < self.n:
+            raise IndexError(i)
+        return np.random.default_rng([self.seed, i])
+
+
 class CellsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n: int = Field(30, ge=4)
@@ -19,7 +39,7 @@ class CellsParams(BaseModel):
     seed: int = 0
 
 
-class Cells:
+class Cells(Generated):
     """RGB cells: 'metastatic' cells are larger with bright vimentin (R); 'normal' small and dim."""
 
     channels = ("vimentin", "actin", "DAPI")
@@ -29,17 +49,8 @@ class Cells:
     meta_keys = ("plate", "well", "site")
     truth_keys = ("class",)
 
-    def __init__(self, n: int, size: int, seed: int) -> None:
-        self.n, self.size, self.seed = n, size, seed
-        self.image_size = (size, size)
-
-    def __len__(self) -> int:
-        return self.n
-
     def __getitem__(self, i: int) -> Sample:
-        if not 0 <= i < self.n:
-            raise IndexError(i)
-        rng = np.random.default_rng([self.seed, i])
+        rng = self.rng(i)
         label = i % 2
         s = self.size
         yy, xx = np.mgrid[:s, :s]
@@ -74,7 +85,7 @@ PROGRAMS = {  # per-day growth factor of (T cells, cancer cells)
 }
 
 
-class Wells:
+class Wells(Generated):
     """Microwells over days, T cells red and cancer cells green, three planted programs."""
 
     channels = ("t_cell", "cancer")
@@ -83,18 +94,8 @@ class Wells:
     truth_keys = ("program",)
     classes = None
 
-    def __init__(self, n: int, size: int, days: int, seed: int) -> None:
-        self.n, self.size, self.days, self.seed = n, size, days, seed
-        self.set_size = days
-        self.image_size = (size, size)
-
-    def __len__(self) -> int:
-        return self.n
-
     def __getitem__(self, i: int) -> Sample:
-        if not 0 <= i < self.n:
-            raise IndexError(i)
-        rng = np.random.default_rng([self.seed, i])
+        rng = self.rng(i)
         program = list(PROGRAMS)[i % len(PROGRAMS)]
         growth = PROGRAMS[program]
         s = self.size

@@ -74,6 +74,12 @@ def test_cluster_report_shows_clusters_explanations_and_provenance(cluster_run):
         mean = cluster_run.store.attrs("explanations/cluster-similarity")["inter_mean"]
         assert f"{mean:.3f}" in sim and "No cluster-similarity" not in sim
 
+    if "gradcam" in explainers:
+        faith = cluster_run.store.attrs("explanations/gradcam")["faithfulness"]
+        trust = section(html, "trust")
+        assert f"<td>{faith['deletion']['auc']:.3f}</td>" in trust and "Deletion curves" in trust
+        assert "agrees with the cluster labels for" in trust
+
     prov = section(html, "provenance")
     for stage, info in cluster_run.stages.items():
         assert f"<td class=\"l\">{stage}</td>" in prov
@@ -87,6 +93,7 @@ def test_a_run_without_explainers_gets_notes_not_errors(bare_run):
     assert any("No text explanations" in n for n in notes)
     assert any("No Grad-CAM maps" in n for n in notes)
     assert any("No cluster-similarity explainer" in n for n in notes)
+    assert any("Faithfulness not measured" in n for n in notes)
     assert "silhouette" not in section(html, "overview")  # quality: false
     decoded_images(html)
 
