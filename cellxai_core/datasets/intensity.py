@@ -14,6 +14,8 @@ import numpy as np
 
 from cellxai_core.errors import ConfigError
 
+PERCENTILE_SAMPLES = 1 << 16
+
 
 def default_channel_names(count: int, rgb: bool = False) -> tuple[str, ...]:
     if rgb and count == 3:
@@ -98,13 +100,23 @@ class Transform:
             else:
                 out = raw
         elif self.normalize == "percentile":
-            axes = (0, 2, 3) if self.normalize_over == "sample" else (2, 3)
-            low, high = np.percentile(raw, self.percentiles, axis=axes, keepdims=True)
+            low, high = self._limits(raw)
             span = np.where(high > low, high - low, 1.0)
             out = (raw - low) / span
         else:
             out = raw
         return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+
+    def _limits(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Low / high percentiles per channel (per image and channel for ``normalize_over="image"``),
+        shaped to broadcast over (S, C, H, W); estimated from an even subsample of at most
+        ``PERCENTILE_SAMPLES`` pixels per group, which keeps large images fast."""
+        s, c = raw.shape[:2]
+        groups = raw.transpose(1, 0, 2, 3).reshape(c, -1) if self.normalize_over == "sample" else raw.reshape(s * c, -1)
+        step = max(1, -(-groups.shape[1] // PERCENTILE_SAMPLES))
+        low, high = np.percentile(groups[:, ::step], self.percentiles, axis=1)
+        shape = (1, c, 1, 1) if self.normalize_over == "sample" else (s, c, 1, 1)
+        return low.reshape(shape).astype(np.float32), high.reshape(shape).astype(np.float32)
 
     def apply(self, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Raw (S, C, H, W) in any dtype -> float32 (S, C, H', W') in [0, 1]."""
