@@ -115,7 +115,8 @@ def class_maps(cr: ClassifyReport) -> Section:
         labels += [f"{name}\n(images)", f"{name}\n(Grad-CAM)"]
     if rows:
         sec.figure(montage_figure(rows, labels, [f"#{j + 1}" for j in range(max(len(r) for r in rows))]),
-                   "The most confidently and correctly classified cells of each class, with their Grad-CAM overlay for the predicted class (red = most important).")
+                   "The most confidently and correctly classified cells of each class, with their Grad-CAM overlay for the predicted class (red = most important).",
+                   fmt="jpeg")
     return sec
 
 
@@ -141,7 +142,7 @@ def uncertain(cr: ClassifyReport) -> Section:
         return sec.note(src.images_note())
     rows_img = [img_row] + ([cam_row] if cam_row is not None and src.has("explanations/gradcam/maps") else [])
     sec.figure(montage_figure(rows_img, ["images", "Grad-CAM"][: len(rows_img)], [str(src.ids[i]) for i in order]),
-               "The same samples, most uncertain first.")
+               "The same samples, most uncertain first.", fmt="jpeg")
     return sec
 
 

@@ -110,19 +110,20 @@ def overview(cr: ClusterReport) -> Section:
                    "Every sample in 2-D, coloured by cluster; stars mark each cluster's exemplar (the well shown first in its card).")
     else:
         sec.note("No 2-D embedding in this run (clusters/embedding missing).")
-    _typical(sec, cr)
     prof = cr.profiles
     if prof is not None:
         real = [c for c in cr.clusters if c >= 0]
-        z, med, cols = cluster_signature(prof, cr.labels, real)
+        z, med, cols = cluster_signature(prof, cr.labels, real, _set_word(src, singular=True))
         sec.figure(F.signature_heatmap(z, [cr.name(c) for c in real], cols, med),
-                   f"What sets each cluster apart: median {prof.unit} over the {_set_word(src)} and its trend per step, "
-                   f"coloured by how far it lies from all samples (red above, blue below). Source: {prof.source}.")
+                   f"What sets each cluster apart: median {prof.unit} over the {_set_word(src)}, and its trend (slope per "
+                   f"{_set_word(src, singular=True)} in % of the cell type's mean level over all wells), coloured by how far "
+                   f"the cluster lies from all samples (red above, blue below). Source: {prof.source}.")
         by_cluster = {c: prof.values[cr.labels == c] for c in cr.clusters}
         sec.figure(F.profiles_over_set(by_cluster, cr.colours, prof.names, src.set_labels(prof.values.shape[1]), prof.unit),
                    f"{prof.unit.capitalize()} of each cell type over the {_set_word(src)}: median per cluster, interquartile range shaded.")
     else:
         sec.note("No per-image measurements (features/handcrafted or features/aux/density) in this run: density and trend plots skipped.")
+    _typical(sec, cr)
     return sec
 
 
@@ -144,10 +145,9 @@ def _typical(sec: Section, cr: ClusterReport) -> None:
             rows.append([overlay(x, m / max(float(maps.max()), 1e-6)) for x, m in zip(rgb, maps)])
             labels.append("Grad-CAM")
     cols = src.set_labels(len(rows[0])) if len(rows[0]) > 1 else [""]
-    sec.figure(montage_figure(rows, labels, cols),
-               f"The typical {'well' if src.set_axis == 'time' else 'sample'} of each cluster: the geometric mean of all its images "
+    sec.figure(montage_figure(rows, labels, cols, size=72), f"The typical {'well' if src.set_axis == 'time' else 'sample'} of each cluster: the geometric mean of all its images "
                f"(Gmean-Shape) on every {_set_word(src, singular=True)}, and below it the geometric mean of their Grad-CAM maps "
-               "(Gmean-GradCAM, scaled to the cluster's maximum; red = where the model looks).")
+               "(Gmean-GradCAM, scaled to the cluster's maximum; red = where the model looks).", fmt="jpeg")
 
 
 def truth_table(cr: ClusterReport) -> Section:
@@ -207,13 +207,13 @@ def _profile_card(sec: Section, cr: ClusterReport, c: int) -> None:
     by_cluster = {k: v for k, v in by_cluster.items() if k != c} | {c: by_cluster[c]}  # drawn last, on top
     sec.figure(F.profiles_over_set(by_cluster, cr.colours, prof.names, cr.src.set_labels(prof.values.shape[1]), prof.unit, highlight=c),
                f"{cr.name(c).capitalize()} (colour, interquartile range shaded) against the other clusters (grey).")
-    members = cr.labels == c
-    trend, mean = prof.trend, prof.mean
-    rows = []
-    for f, name in enumerate(prof.names):
-        rows.append((name, float(np.median(mean[members, f])), float(np.median(mean[~members, f])) if (~members).any() else None,
-                     float(np.median(trend[members, f])), float(np.median(trend[~members, f])) if (~members).any() else None))
-    sec.table(["cell type", f"{prof.unit} (median)", "others", "trend per step (median)", "others"], rows)
+    members, others = cr.labels == c, cr.labels != c
+    trend, mean = prof.relative_trend, prof.mean
+    med = lambda a, m: float(np.median(a[m])) if m.any() else None  # noqa: E731
+    rows = [(name, med(mean[:, f], members), med(mean[:, f], others), _pct(med(trend[:, f], members)), _pct(med(trend[:, f], others)))
+            for f, name in enumerate(prof.names)]
+    step = _set_word(cr.src, singular=True)
+    sec.table(["cell type", f"{prof.unit} (median)", "other clusters", f"trend (%/{step})", "other clusters"], rows)
 
 
 def _montage(sec: Section, cr: ClusterReport, c: int) -> None:
@@ -243,7 +243,7 @@ def _montage(sec: Section, cr: ClusterReport, c: int) -> None:
     caption = f"The exemplar and {len(wells) - 1} typical member(s) of {cr.name(c)}, every {_set_word(src, singular=True)}"
     if maps is not None:
         caption += "; below each, where the model looked to place it in this cluster (Grad-CAM: red = most important)"
-    sec.figure(montage_figure(rows, labels, cols), caption + ".")
+    sec.figure(montage_figure(rows, labels, cols), caption + ".", fmt="jpeg")
 
 
 def similarity(cr: ClusterReport) -> Section:
@@ -276,6 +276,10 @@ def cluster_sections(src: ReportSource) -> list[Section]:
         return [Section("clusters", "Clusters").note("This run has no clusters/labels: the cluster stage did not write results.")]
     cr = ClusterReport(src)
     return [overview(cr), truth_table(cr), cards(cr), similarity(cr)]
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:+.1f} %"
 
 
 def _set_word(src: ReportSource, singular: bool = False) -> str:

@@ -133,7 +133,7 @@ def similarity_matrix(matrix: np.ndarray, labels: Sequence[str], title: str, ann
     """A (K, K) cosine-similarity matrix, annotated when small."""
     side = min(0.6 * len(labels), 6.0)
     fig, ax = plt.subplots(figsize=(side + 2.8, side + 1.8) if annotate else (3.4, 2.9))
-    im = ax.imshow(matrix, cmap="viridis", vmin=min(0.0, float(np.nanmin(matrix))), vmax=1.0)
+    im = ax.imshow(matrix, cmap="RdBu_r", vmin=-1.0, vmax=1.0)
     if annotate:
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right")
         ax.set_yticks(range(len(labels)), labels)
@@ -145,7 +145,7 @@ def similarity_matrix(matrix: np.ndarray, labels: Sequence[str], title: str, ann
         for i in range(len(labels)):
             for j in range(len(labels)):
                 ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="black" if matrix[i, j] > 0.6 else "white")
+                        color="white" if abs(matrix[i, j]) > 0.6 else "black")
     ax.set_title(title, fontsize=10)
     fig.colorbar(im, ax=ax, shrink=0.8, label="cosine similarity")
     ax.spines[:].set_visible(False)

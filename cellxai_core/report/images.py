@@ -95,7 +95,7 @@ def montage_figure(
     from .figures import plt
 
     canvas = grid(rows, size)
-    scale = 1 / 80  # inches per pixel at dpi 80 ~ 1:1 at the report's dpi
+    scale = 1 / 100  # inches per canvas pixel: 1:1 at the report's 100 dpi
     fig, ax = plt.subplots(figsize=(canvas.shape[1] * scale + 1.6, canvas.shape[0] * scale + 0.5))
     ax.imshow(canvas, interpolation="nearest")
     step = size + GAP

@@ -90,14 +90,19 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
-def png_data_uri(fig: Any, dpi: int = 100) -> str:
-    """A matplotlib figure as a PNG data URI; the figure is closed."""
+def image_data_uri(fig: Any, dpi: int = 100, fmt: str = "png") -> str:
+    """A matplotlib figure as a data URI; the figure is closed.
+
+    PNG for plots (sharp lines and text); JPEG for montages of microscopy images, which
+    are noisy and would make PNGs ten times larger.
+    """
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor="white")
+    extra = {"pil_kwargs": {"quality": 82}} if fmt == "jpeg" else {}
+    fig.savefig(buf, format=fmt, dpi=dpi, bbox_inches="tight", facecolor="white", **extra)
     plt.close(fig)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"data:image/{fmt};base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 @dataclass
@@ -124,8 +129,8 @@ class Section:
         mark = f'<span class="swatch" style="background:{esc(swatch)}"></span>' if swatch else ""
         return self.raw(f"<h3>{mark}{esc(text)}</h3>")
 
-    def figure(self, fig: Any, caption: str, alt: str | None = None, dpi: int = 100) -> "Section":
-        uri = png_data_uri(fig, dpi=dpi)
+    def figure(self, fig: Any, caption: str, alt: str | None = None, dpi: int = 100, fmt: str = "png") -> "Section":
+        uri = image_data_uri(fig, dpi=dpi, fmt=fmt)
         return self.raw(
             f'<figure><img src="{uri}" alt="{esc(alt or caption)}"><figcaption>{esc(caption)}</figcaption></figure>'
         )

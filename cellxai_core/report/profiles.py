@@ -36,6 +36,17 @@ class Profiles:
         return np.einsum("nsf,s->nf", self.values.astype(np.float64), x / (x**2).sum()).astype(np.float32)
 
     @property
+    def level(self) -> np.ndarray:
+        """(F,) each measure's mean over all samples and set positions (its typical level)."""
+        level = self.values.reshape(-1, self.values.shape[2]).mean(axis=0)
+        return np.where(np.abs(level) > 1e-12, level, 1.0)
+
+    @property
+    def relative_trend(self) -> np.ndarray:
+        """(N, F) slope per step in percent of the measure's typical level (as the text explainer judges trends)."""
+        return 100.0 * self.trend / self.level
+
+    @property
     def mean(self) -> np.ndarray:
         """(N, F) mean over the set."""
         return self.values.mean(axis=1)
@@ -75,10 +86,12 @@ def load_profiles(src: ReportSource) -> Profiles | None:
     return None
 
 
-def cluster_signature(profiles: Profiles, labels: np.ndarray, clusters: list[int]) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Clusters x (mean density, trend) of each measure: medians, and their z-scores over all samples."""
-    per_sample = np.concatenate([profiles.mean, profiles.trend], axis=1)
-    columns = [f"{n}\ndensity" for n in profiles.names] + [f"{n}\ntrend" for n in profiles.names]
+def cluster_signature(
+    profiles: Profiles, labels: np.ndarray, clusters: list[int], step: str = "day"
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Clusters x (mean density, relative trend) of each measure: medians, and their z-scores over all samples."""
+    per_sample = np.concatenate([profiles.mean, profiles.relative_trend], axis=1)
+    columns = [f"{n}\n{profiles.unit}" for n in profiles.names] + [f"{n}\ntrend %/{step}" for n in profiles.names]
     centre = np.median(per_sample, axis=0)
     scale = per_sample.std(axis=0)
     scale[scale < 1e-12] = 1.0

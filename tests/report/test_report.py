@@ -12,12 +12,13 @@ import yaml
 from cellxai_core.report import write_report
 from cellxai_core.report.page import Section, render_page
 
-IMG = re.compile(r'<img src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
+IMG = re.compile(r'<img src="data:image/(?:png|jpeg);base64,([A-Za-z0-9+/=]+)"')
 
 
 def decoded_images(html: str) -> list[np.ndarray]:
     import cv2
 
+    assert html.count("<img ") == len(IMG.findall(html))  # every image is embedded
     out = []
     for data in IMG.findall(html):
         img = cv2.imdecode(np.frombuffer(base64.b64decode(data), np.uint8), cv2.IMREAD_COLOR)
