@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 CPU_BLOCK_ELEMS = 1 << 18  # a row block of R, A, S and work stays in cache between the two updates
 CUDA_BLOCK_ELEMS = 1 << 24  # big blocks: few kernel launches
 MAX_PREFERENCE_TRIALS = 30
+BISECTION_RTOL = 1e-4
 
 
 @dataclass
@@ -182,9 +183,9 @@ def _bisect_preference(run: Any, start: float, target: int, S: torch.Tensor) -> 
         if k <= target:
             lo = p if lo is None or p > lo else lo
     while k != target and lo is not None and hi is not None and len(trials) < MAX_PREFERENCE_TRIALS:
+        if hi - lo <= BISECTION_RTOL * max(abs(lo), abs(hi)):
+            break  # the count jumps over the target here
         mid = -math.sqrt(lo * hi) if lo < 0 and hi < 0 else (lo + hi) / 2
-        if not lo < mid < hi:
-            break
         k = trial(mid)
         if k > target:
             hi = mid
