@@ -52,6 +52,8 @@ class GradCAMExplainer:
         base = ctx.model()
         device = next(base.parameters()).device
         if ctx.task == "cluster":
+            if p.target == "true_class":
+                raise ConfigError("gradcam: target true_class applies to task classify only; use auto or predicted")
             labels = ctx.labels()
             head, metrics = train_linear_head(
                 ctx.store.read("features/fused"), labels, device=device, seed=seed,
@@ -63,8 +65,6 @@ class GradCAMExplainer:
                 out.create_array(name, arr.shape, "float32", chunks=arr.shape)[...] = arr
             out.attrs["head"] = {**metrics, "trained_on": "features/fused, cluster labels as pseudo-labels"}
             names = [f"cluster {c}" for c in classes]
-            if p.target == "true_class":
-                raise ConfigError("gradcam: target true_class applies to task classify only; use auto or predicted")
             if p.target == "predicted":
                 targets = None
             else:  # own cluster; noise samples get the head's top cluster
@@ -100,7 +100,7 @@ class GradCAMExplainer:
                     raise DataError(f"gradcam: sample batch of shape {tuple(x.shape)} does not match the dataset's set size / image size")
                 kwargs = side_tensor(ctx, idx, device)
                 t = None if targets is None else torch.as_tensor(targets[idx], device=device)
-                if t is not None and bool((t < 0).any()):  # noise: the head's top cluster
+                if targets is not None and (targets[idx] < 0).any():  # noise: the head's top cluster
                     with torch.no_grad():
                         top = model(x, **kwargs).argmax(dim=1)
                     t = torch.where(t < 0, top, t)

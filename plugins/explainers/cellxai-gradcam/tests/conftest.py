@@ -71,6 +71,15 @@ class LoopModel(nn.Module):
         return self.head(tokens.mean(dim=1))
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """These models are tiny: one intra-op thread is as fast, and immune to a busy machine's oversubscription."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture
 def small_cnn() -> SmallCNN:
     torch.manual_seed(0)

@@ -161,17 +161,17 @@ def test_no_hooks_left_and_memory_flat_over_100_calls(small_cnn, monkeypatch):
         return result
 
     monkeypatch.setattr(cam_module._ActivationCapture, "_hook", spy)
-    x = torch.rand(4, 3, 24, 24)
+    x = torch.rand(2, 3, 16, 16)
     layer = small_cnn.features[3]
     for _ in range(5):
-        grad_cam(small_cnn, layer, x, [0, 1, 2, 3])
+        grad_cam(small_cnn, layer, x, [0, 1])
     rss = _rss_bytes()
     for i in range(100):
-        maps = grad_cam(small_cnn, layer, x, [0, 1, 2, 3])
+        maps = grad_cam(small_cnn, layer, x, [0, 1])
         if i % 10 == 0:
             with pytest.raises(ValueError):
-                grad_cam(small_cnn, layer, x, [0, 1])
-    assert maps.shape == (4, 24, 24)
+                grad_cam(small_cnn, layer, x, [0])
+    assert maps.shape == (2, 16, 16)
     assert not list(hooked_modules(small_cnn))
     gc.collect()
     assert len(captured) == 115
