@@ -5,6 +5,7 @@
       epochs: 20
       lr: 0.001                # SGD
       momentum: 0.9
+      schedule: constant       # or cosine (decay to 0 over the epochs)
       batch_size: 16
       final_model: all         # all: train once more on every sample for the saved model | none
       preprocess:
@@ -14,6 +15,7 @@
         copies: 1              # augmented views of each training sample per epoch, besides the original
         rotation: 15           # degrees, uniform in [-15, 15]
         shift: 20              # pixels, uniform in [-20, 20] per axis
+        flip: false            # random horizontal / vertical mirroring
         zca: false             # ZCA whitening fitted on the training fold only
         zca_epsilon: 0.1
     uncertainty:
@@ -75,6 +77,7 @@ class AugmentSpec(BaseModel):
     )
     rotation: float = Field(15.0, ge=0, le=180, description="random rotation in [-rotation, rotation] degrees")
     shift: float = Field(20.0, ge=0, description="random shift in [-shift, shift] pixels, each axis")
+    flip: bool = Field(False, description="also mirror horizontally and / or vertically, each with probability 1/2")
     zca: bool = Field(False, description="ZCA whitening, fitted on the training fold, applied to all its inputs")
     zca_epsilon: float = Field(0.1, gt=0, description="ZCA regulariser added to the covariance eigenvalues")
 
@@ -88,6 +91,9 @@ class ClassifySpec(BaseModel):
     epochs: int = Field(10, ge=1, description="training epochs per fold (and for the final model)")
     lr: float = Field(0.001, gt=0, description="SGD learning rate (paper: 0.001)")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum")
+    schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="learning rate: constant (paper) or cosine decay to 0 over the epochs"
+    )
     weight_decay: float = Field(0.0, ge=0, description="SGD weight decay (L2)")
     batch_size: int = Field(16, ge=1, description="training batch size")
     final_model: Literal["all", "none"] = Field(

@@ -66,6 +66,7 @@ def train_model(
     """
     aug = spec.augment
     optimizer = torch.optim.SGD(model.parameters(), lr=spec.lr, momentum=spec.momentum, weight_decay=spec.weight_decay)
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, spec.epochs) if spec.schedule == "cosine" else None
     loss_fn = nn.CrossEntropyLoss()
     views = np.tile(train_idx, 1 + aug.copies)
     augmented = np.repeat(np.arange(1 + aug.copies) > 0, len(train_idx))
@@ -80,7 +81,7 @@ def train_model(
             x = source.get(idx).to(device)
             if is_aug.any():
                 rows = torch.from_numpy(np.flatnonzero(is_aug)).to(device)
-                x[rows] = random_affine(x[rows], aug.rotation, aug.shift, generator)
+                x[rows] = random_affine(x[rows], aug.rotation, aug.shift, generator, aug.flip)
                 _emit(trace, "augment", fold, idx[is_aug])
             _emit(trace, "train", fold, idx)
             if zca is not None:
@@ -91,6 +92,8 @@ def train_model(
             optimizer.step()
             total, seen = total + loss.item() * len(idx), seen + len(idx)
         mean_loss = total / max(seen, 1)
+        if scheduler is not None:
+            scheduler.step()
         if advance is not None:
             advance(1)
     return mean_loss

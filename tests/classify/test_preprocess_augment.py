@@ -93,3 +93,15 @@ def test_input_transform_matches_training_inputs_and_reloads_from_a_state_dict()
     reloaded = input_transform(spec)
     reloaded.load_state_dict(fitted.state_dict())
     assert torch.allclose(reloaded(raw), expected)
+
+
+def test_flips_mirror_about_the_centre():
+    img = torch.rand(1, 1, 12, 20)
+    for flips, dims in (([-1, 1], [-1]), ([1, -1], [-2]), ([-1, -1], [-2, -1])):
+        theta = affine_matrices(torch.zeros(1), torch.zeros(1, 2), 12, 20, torch.tensor([flips])).float()
+        out = F.grid_sample(img, F.affine_grid(theta, list(img.shape), align_corners=False), align_corners=False)
+        assert torch.allclose(out, torch.flip(img, dims), atol=1e-5)
+    x = torch.rand(64, 1, 1, 8, 8)
+    out = random_affine(x, 0.0, 0.0, torch.Generator().manual_seed(0), flip=True)
+    same = torch.isclose(out, x).flatten(1).all(dim=1)
+    assert 5 < int(same.sum()) < 30  # about a quarter of the samples drew no flip

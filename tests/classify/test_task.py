@@ -20,7 +20,8 @@ class Recorder:
 
 def test_cross_validation_writes_out_of_fold_predictions_and_never_leaks():
     ds = ToyCells(n=30, size=16)
-    ctx = make_ctx(ds, {"folds": 3, "epochs": 1, "augment": {"copies": 2, "zca": True}}, mc_samples=4)
+    spec = {"folds": 3, "epochs": 1, "schedule": "cosine", "augment": {"copies": 2, "zca": True, "flip": True}}
+    ctx = make_ctx(ds, spec, mc_samples=4)
     out, trace = MemoryWriter(), Recorder()
     result = run_classify(ctx, out, trace=trace)
 
