@@ -55,6 +55,8 @@ class Dataset(Protocol):
     reading every sample (they describe the data the encoder will be built for).
     ``meta_keys`` / ``truth_keys`` name the scalar columns every sample carries.
     ``classes`` lists class names when samples carry ``truth["class"]``.
+    Optional ``set_labels`` names the positions of the set axis (days, frames, or the
+    stains of isolated channels, whose ``channels`` is then a single "intensity").
     """
 
     channels: tuple[str, ...]
@@ -73,6 +75,15 @@ def meta_keys(ds: Dataset) -> tuple[str, ...]:
     if keys is None:
         keys = tuple(ds[0].meta) if len(ds) else ()
     return tuple(keys)
+
+
+def set_labels(ds: Dataset) -> tuple[str, ...]:
+    """Names of the set positions: ``ds.set_labels`` or 1..S (days / images)."""
+    labels = getattr(ds, "set_labels", None)
+    if labels:
+        return tuple(str(x) for x in labels)
+    prefix = {"time": "day ", "channel": "channel ", "image": "image "}.get(ds.set_axis, "")
+    return tuple(f"{prefix}{i + 1}" for i in range(ds.set_size))
 
 
 def truth_keys(ds: Dataset) -> tuple[str, ...]:

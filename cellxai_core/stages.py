@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .context import RunContext
-from .data import chunks, dataset_classes, load_batch, meta_keys, truth_keys
+from .data import chunks, dataset_classes, load_batch, meta_keys, set_labels, truth_keys
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import Pipeline
@@ -101,7 +101,7 @@ def load(pipe: "Pipeline", ctx: RunContext, _: dict) -> None:
         if key in SCALAR_TRUTH and all(key in t for t in truths):
             w.write(f"truth/{key}", _column([t[key] for t in truths]))
     w.attrs.update(
-        channels=list(ds.channels), set_axis=ds.set_axis, set_size=int(ds.set_size),
+        channels=list(ds.channels), set_axis=ds.set_axis, set_size=int(ds.set_size), set_labels=list(set_labels(ds)),
         image_size=list(ds.image_size), classes=list(dataset_classes(ds) or []), n=len(ds),
     )
     w.commit()
