@@ -19,7 +19,6 @@ extra R computed in (b) is unused (labels depend only on S and the exemplar set)
 from __future__ import annotations
 
 import contextlib
-import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -28,8 +27,6 @@ import numpy as np
 import torch
 
 from .similarity import row_blocks
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -53,8 +50,8 @@ def propagate(
     """Run the message passing on ``S`` (preference and noise already in place; S is not modified).
 
     ``n_threads`` > 1 (CPU) processes groups of row blocks in parallel Python threads with
-    torch single-threaded inside: one barrier per sweep instead of one per tensor op,
-    which keeps two cores busy even on a loaded machine. The row groups and the order of
+    torch single-threaded inside: one barrier per sweep instead of OpenMP's one per tensor
+    op (small ops get 10-100x slower when a core is busy elsewhere). The row groups and the order of
     the column-sum reduction do not depend on ``n_threads``, so neither do the results.
     """
     n = S.shape[0]
