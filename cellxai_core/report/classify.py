@@ -12,6 +12,7 @@ from .source import ReportSource
 HEADLINE = ("auc_macro", "accuracy", "f1_macro")
 EXAMPLES_PER_CLASS = 4
 UNCERTAIN = 8
+CHANCE_AUC = 0.6
 
 
 class ClassifyReport:
@@ -50,6 +51,13 @@ def performance(cr: ClassifyReport) -> Section:
         if key in summary and summary[key].get("mean") is not None:
             line += f" {key.replace('_', ' ')} {summary[key]['mean']:.3f} ± {summary[key].get('sd') or 0:.3f}."
     sec.p(line, "headline")
+    auc_mean = (summary.get("auc_macro") or {}).get("mean")
+    if auc_mean is not None and auc_mean < CHANCE_AUC:
+        sec.note(f"The classifier is close to chance (mean AUC {auc_mean:.2f}): the explanations below show what an "
+                 "uninformative model looks at; train longer or on more cells before reading them biologically.")
+    missing = [c for i, c in enumerate(cr.classes) if not (cr.pred == i).any()]
+    if missing:
+        sec.note(f"No sample was predicted as {', '.join(missing)}.")
     sec.p("Every prediction comes from the fold in which the sample was held out; ± is the standard deviation over folds.")
     if per_fold and names:
         rows = [[f"fold {i + 1}"] + [m.get(k) for k in names] for i, m in enumerate(per_fold)]
@@ -91,7 +99,11 @@ def class_maps(cr: ClassifyReport) -> Section:
               "Gmean-GradCAM the geometric mean of their Grad-CAM maps (where the model typically looks); the correlation "
               "image is their patch-wise Pearson correlation: red where bright structure and attention coincide, blue where "
               "the model attends to dark areas.")
-        sec.figure(F.image_panels([row for _, row in gm], [name for name, _ in gm]), "Gmean images per class.")
+        sec.figure(F.image_panels([row for _, row in gm], [name for name, _ in gm]),
+                   "Gmean images per predicted class (Grad-CAM and correlation per isolated channel where the channels are separate inputs).")
+        absent = [c for c in cr.classes if c not in {name for name, _ in gm}]
+        if absent:
+            sec.note(f"No Gmean images for {', '.join(absent)}: the gmean explainer groups cells by predicted class and none was predicted so.")
         ratios = src.attrs("explanations/gmean")
         table = _ratio_rows(ratios, cr.classes)
         if table:

@@ -13,6 +13,7 @@ from .profiles import Profiles, cluster_signature, load_profiles
 from .source import ReportSource
 
 WELLS_PER_CLUSTER = 3
+WEAK_ARI = 0.3
 MAX_CARDS = 24
 
 QUALITY_HELP = {
@@ -97,7 +98,9 @@ def overview(cr: ClusterReport) -> Section:
     if agreement:
         line += f" Agreement with the planted groups: ARI {agreement.get('ari', float('nan')):.2f}, NMI {agreement.get('nmi', float('nan')):.2f}."
     sec.p(line, "headline")
-
+    if agreement and agreement.get("ari") is not None and agreement["ari"] < WEAK_ARI:
+        sec.note(f"The clusters reproduce the planted groups poorly (ARI {agreement['ari']:.2f}; 1 = identical, 0 = chance): "
+                 "read the cards below as groups of similar-looking wells, not as the planted programs.")
     quality = cr.attrs.get("quality") or {}
     rows = [(q, quality[q], QUALITY_HELP[q]) for q in QUALITY_HELP if isinstance(quality.get(q), (int, float))]
     if rows:
