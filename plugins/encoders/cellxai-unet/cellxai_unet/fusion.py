@@ -2,15 +2,28 @@
 
 Each day's token (standardised encoder features, plus the standardised human-designed
 features) is projected to ``dim`` and given a day encoding; multi-head self-attention
-lets every day see the others; the attended days are concatenated in order and
-projected to the fused vector, so the ORDER of the trajectory is in the feature (a
-sum over days would not tell "cancer 30 -> 10" from "10 -> 30").
+lets every day see the others; the attended days are concatenated in order into a
+latent vector, so the ORDER of the trajectory is kept (a sum over days would not tell
+"cancer 30 -> 10" from "10 -> 30"). Linear heads on the latent predict each day's
+density and each well's trend of every cell type: the auxiliary models the text
+explanation reads, trained on the human-designed features (pseudo-labels, no truth).
 
-The fusion is trained on frozen tokens to predict, from the fused vector alone, the
-per-day densities and per-well trends measured by the human-designed features
-(pseudo-labels, no truth): these linear heads are the auxiliary models the text
-explanation reads. Everything learnt in ``fit`` (standardisation included) lives in
-buffers, so the saved state dict rebuilds the fusion exactly.
+The fused vector (the clustering feature) is made of those predictions, so that every
+coordinate means something:
+
+- **trend states** (one per cell type): ``tanh((trend / (threshold * SE))**3)``, where SE
+  is the standard error of a well's slope caused by day-to-day noise. About 0 for a
+  stable cell type, -1 / +1 for a clearly decreasing / increasing one. Wells of one
+  response change in the same directions at different speeds; saturating the speed
+  makes them one compact group, which Affinity Propagation with the median preference
+  needs to find the groups by itself (on linear trends it splits every group);
+- **trajectory shape** (``shape_weight`` x each day's predicted density minus the well's
+  mean, in units of the typical day-to-day deviation): the ordered course, for
+  responses that rise and fall; kept small so that noise does not split groups.
+
+The level (how many cells a well was seeded with) is deliberately left out: it is
+predicted by the density head and reported by the text, but it is not a response.
+Everything learnt in ``fit`` lives in buffers, so the saved state dict rebuilds it.
 """
 
 from __future__ import annotations
@@ -36,6 +49,11 @@ def sinusoidal_days(set_size: int, dim: int) -> torch.Tensor:
     return enc
 
 
+def trend_states(trend: torch.Tensor, unit: torch.Tensor, threshold: float) -> torch.Tensor:
+    """Soft decreasing / stable / increasing code in (-1, 1) of trends measured in ``unit``."""
+    return torch.tanh((trend / (unit * threshold)) ** 3)
+
+
 class TemporalAttentionFusion(nn.Module):
     """tokens (B, S, D) [+ side (B, S, F)] -> fused (B, out_dim); attention (B, heads, S, S)."""
 
@@ -43,26 +61,28 @@ class TemporalAttentionFusion(nn.Module):
 
     def __init__(
         self, *, token_dim: int, side_dim: int = 0, set_size: int = 1, heads: int = 4, dim: int = 32,
-        out_dim: int = 16, positional: str = "sinusoidal", use_handcrafted: bool = True, use_trend: bool = True,
-        temporal: bool = True, epochs: int = 300, lr: float = 3e-3, weight_decay: float = 1e-4,
-        batch_size: int = 256, seed: int = 0,
+        latent_dim: int = 32, positional: str = "sinusoidal", use_handcrafted: bool = True, use_trend: bool = True,
+        temporal: bool = True, trend_threshold: float = 4.0, shape_weight: float = 0.25, epochs: int = 300,
+        lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 256, seed: int = 0,
     ) -> None:
         super().__init__()
+        n_types = len(CELL_TYPES)
         self.token_dim, self.side_dim, self.set_size = token_dim, side_dim, set_size
-        self.heads, self.dim, self.out_dim = heads, dim, out_dim
+        self.heads, self.dim, self.latent_dim = heads, dim, latent_dim
         self.positional, self.temporal = positional, temporal
         self.use_handcrafted, self.use_trend = use_handcrafted and side_dim > 0, use_trend
+        self.trend_threshold, self.shape_weight = trend_threshold, shape_weight
         self.training_settings = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed)
-        n_density = len(CELL_TYPES)
-        # learnt in fit(): standardisation and which side columns are inputs / targets
-        self.register_buffer("token_mean", torch.zeros(token_dim))
-        self.register_buffer("token_std", torch.ones(token_dim))
-        self.register_buffer("side_mean", torch.zeros(side_dim))
-        self.register_buffer("side_std", torch.ones(side_dim))
+        self.out_dim = (n_types if use_trend else 0) + (set_size * n_types if shape_weight > 0 or not use_trend else 0)
+        # learnt in fit(): standardisation, units, and which side columns are inputs / targets
+        for name, size in (("token", token_dim), ("side", side_dim)):
+            self.register_buffer(f"{name}_mean", torch.zeros(size))
+            self.register_buffer(f"{name}_std", torch.ones(size))
         self.register_buffer("side_input", torch.zeros(side_dim))  # 1 = fed to the model
-        self.register_buffer("density_index", torch.full((n_density,), -1, dtype=torch.long))
-        self.register_buffer("trend_index", torch.full((n_density,), -1, dtype=torch.long))
-        self.register_buffer("fused_scale", torch.ones(()))
+        self.register_buffer("density_index", torch.full((n_types,), -1, dtype=torch.long))
+        self.register_buffer("trend_index", torch.full((n_types,), -1, dtype=torch.long))
+        self.register_buffer("trend_unit", torch.ones(n_types))  # SE of a slope from day-to-day noise
+        self.register_buffer("shape_unit", torch.ones(n_types))  # typical deviation of a day from its well mean
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.token_proj = nn.Linear(token_dim, dim)
@@ -75,70 +95,84 @@ class TemporalAttentionFusion(nn.Module):
                 self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
                 self.attn = nn.MultiheadAttention(dim, heads, batch_first=True)
                 self.ffn = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
-                self.to_fused = nn.Linear(set_size * dim, out_dim)
+                self.to_latent = nn.Linear(set_size * dim, latent_dim)
             else:
-                self.to_fused = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, out_dim))
-            self.density_head = nn.Linear(out_dim, set_size * n_density)
-            self.trend_head = nn.Linear(out_dim, n_density)
+                self.to_latent = nn.Sequential(nn.Linear(dim, dim), nn.GELU(), nn.Linear(dim, latent_dim))
+            self.density_head = nn.Linear(latent_dim, set_size * n_types)
+            self.trend_head = nn.Linear(latent_dim, n_types)
         self.attention: torch.Tensor | None = None
 
-    # -- forward ----------------------------------------------------------------------
+    # -- latent -----------------------------------------------------------------------
     def _days(self, tokens: torch.Tensor, side: torch.Tensor | None) -> torch.Tensor:
-        """(B, S, dim) per-day inputs: standardised tokens (+ side features) projected."""
-        x = self.token_proj((tokens - self.token_mean) / self.token_std)
+        """(B, S, dim) per-day inputs: standardised tokens (+ chosen side features) projected."""
+        x = self.token_proj((tokens.float() - self.token_mean) / self.token_std)
         if self.side_proj is not None and side is not None:
-            x = x + self.side_proj((side - self.side_mean) / self.side_std * self.side_input)
+            x = x + self.side_proj((side.float() - self.side_mean) / self.side_std * self.side_input)
         return x
 
-    def embed(self, tokens: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
-        """The unscaled fused vector (B, out_dim); sets ``attention``."""
-        x = self._days(tokens.float(), None if side is None else side.float())
+    def latent(self, tokens: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, latent_dim) from the ordered days (attention) or their mean (``temporal: false``)."""
+        x = self._days(tokens, side)
         if not self.temporal:
             self.attention = None
-            return self.to_fused(x.mean(dim=1))
+            return self.to_latent(x.mean(dim=1))
         x = x + self.day_embedding
         h = self.norm1(x)
         attended, weights = self.attn(h, h, h, need_weights=True, average_attn_weights=False)
         self.attention = weights.detach()
         x = x + attended
         x = x + self.ffn(self.norm2(x))
-        return self.to_fused(x.flatten(1))
+        return self.to_latent(x.flatten(1))
+
+    def heads_of(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Standardised density (B, S, 3) and trend (B, 3) predictions from the latent."""
+        return self.density_head(z).reshape(len(z), self.set_size, -1), self.trend_head(z)
+
+    # -- outputs ----------------------------------------------------------------------
+    def _physical(self, density: torch.Tensor, trend: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Standardised predictions back in feature units (area fraction, change per day)."""
+        d_idx = self.density_index.clamp_min(0)
+        density = density * self.side_std[d_idx] + self.side_mean[d_idx]
+        if self.use_trend and int(self.trend_index[0]) >= 0:
+            t_idx = self.trend_index
+            return density, trend * self.side_std[t_idx] + self.side_mean[t_idx]
+        t = torch.arange(self.set_size, dtype=density.dtype, device=density.device)
+        t = (t - t.mean())[None, :, None]  # no trend head: the least-squares slope of the densities
+        return density, (t * density).sum(dim=1) / (t**2).sum().clamp_min(1e-12)
 
     def forward(self, tokens: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
-        return self.embed(tokens, side) * self.fused_scale
-
-    # -- auxiliary heads ----------------------------------------------------------------
-    def _heads(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Standardised density (B, S, 3) and trend (B, 3) predictions from the fused vector."""
-        return self.density_head(z).reshape(len(z), self.set_size, -1), self.trend_head(z)
+        """The fused vector: trend states, then the weighted trajectory shape (see module doc)."""
+        density, trend = self._physical(*self.heads_of(self.latent(tokens, side)))
+        parts = []
+        if self.use_trend:
+            parts.append(trend_states(trend, self.trend_unit, self.trend_threshold))
+        if self.shape_weight > 0 or not self.use_trend:
+            shape = (density - density.mean(dim=1, keepdim=True)) / self.shape_unit
+            parts.append(shape.flatten(1) * (self.shape_weight if self.use_trend else 1.0))
+        return torch.cat(parts, dim=1)
 
     def auxiliary(self, tokens: torch.Tensor, side: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """Predicted per-day densities (area fractions) and per-well trends (change per day)."""
         if int(self.density_index[0]) < 0:
             return {}
-        density, trend = self._heads(self.embed(tokens, side))
-        d_idx = self.density_index
-        density = density * self.side_std[d_idx] + self.side_mean[d_idx]
-        if int(self.trend_index[0]) >= 0 and self.use_trend:
-            t_idx = self.trend_index
-            trend = trend * self.side_std[t_idx] + self.side_mean[t_idx]
-        else:  # no trend head trained: the least-squares slope of the predicted densities
-            t = torch.arange(self.set_size, dtype=density.dtype, device=density.device)
-            t = (t - t.mean())[None, :, None]
-            trend = (t * density).sum(dim=1) / (t**2).sum().clamp_min(1e-12)
+        density, trend = self._physical(*self.heads_of(self.latent(tokens, side)))
         return {"density": density, "trend": trend}
 
     # -- training -----------------------------------------------------------------------
     def fit(self, tokens: np.ndarray, side: np.ndarray | None, ctx: Any = None) -> dict[str, float]:
+        """Train attention and heads on frozen tokens; see :mod:`cellxai_unet.fusion_training`."""
         from .fusion_training import fit_fusion
 
-        roles = side_roles(ctx, self.side_dim)
-        return fit_fusion(self, tokens, side, roles, ctx)
+        return fit_fusion(self, tokens, side, side_roles(ctx, self.side_dim), ctx)
 
     def set_roles(self, roles: SideRoles) -> None:
-        """Record which side columns are inputs and which are density / trend targets."""
+        """Record which side columns are inputs and which are density / trend targets.
+
+        Inputs are every column, minus the change / slope columns without ``use_trend``
+        and without ``temporal`` (they are cross-day summaries: time fused by hand).
+        """
         inputs = torch.zeros(self.side_dim)
-        inputs[list(roles.inputs(self.use_trend))] = 1.0
+        inputs[list(roles.inputs(self.use_trend and self.temporal))] = 1.0
         self.side_input.copy_(inputs)
         if roles.density:
             self.density_index.copy_(torch.tensor(roles.density))

@@ -1,8 +1,9 @@
 """Training of the temporal fusion on frozen tokens (the encoder is not touched).
 
 Targets are the human-designed densities per day and trends per well, standardised,
-so that no cell type dominates the loss. After training, the fused vector is scaled to
-unit mean variance per dimension (a constant factor: distances keep their ratios).
+so that no cell type dominates the loss. The units of the fused vector come from the
+same features: the standard error of a well's slope due to day-to-day noise (median
+over wells) and the typical deviation of a day from its well's mean.
 """
 
 from __future__ import annotations
@@ -34,6 +35,26 @@ def _r2(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float(1 - residual / total)
 
 
+def trajectory_units(density: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(N, S, K) per-day densities -> slope standard error and day-deviation scale, each (K,).
+
+    The SE is the median over wells of sqrt(RSS / (S - 2) / sum (t - mean t)^2) of the
+    least-squares line through each well's days; with two days there is no residual, and
+    the root-mean-square slope is used instead.
+    """
+    n, s, k = density.shape
+    t = np.arange(s, dtype=np.float64) - (s - 1) / 2
+    centred = density.astype(np.float64) - density.mean(axis=1, keepdims=True)
+    slope = np.einsum("t,ntk->nk", t, centred) / max((t**2).sum(), 1e-12)
+    if s > 2:
+        rss = ((centred - slope[:, None, :] * t[None, :, None]) ** 2).sum(axis=1)
+        unit = np.median(np.sqrt(rss / (s - 2) / (t**2).sum()), axis=0)
+    else:
+        unit = np.sqrt((slope**2).mean(axis=0))
+    shape = np.sqrt((centred**2).mean(axis=(0, 1)))
+    return np.where(unit > 1e-12, unit, 1.0), np.where(shape > 1e-12, shape, 1.0)
+
+
 def fit_fusion(fusion: Any, tokens: np.ndarray, side: np.ndarray | None, roles: SideRoles, ctx: Any) -> dict[str, float]:
     """Fit the standardisation buffers and train attention + heads; returns training metrics."""
     if side is None or not roles.density:
@@ -50,6 +71,9 @@ def fit_fusion(fusion: Any, tokens: np.ndarray, side: np.ndarray | None, roles: 
     fusion.token_mean.copy_(t_mean), fusion.token_std.copy_(t_std)
     fusion.side_mean.copy_(s_mean), fusion.side_std.copy_(s_std)
     fusion.set_roles(roles)
+    trend_unit, shape_unit = trajectory_units(side[..., list(roles.density)])
+    fusion.trend_unit.copy_(torch.from_numpy(trend_unit).float())
+    fusion.shape_unit.copy_(torch.from_numpy(shape_unit).float())
 
     tok = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.float32)).to(device)
     sd = torch.from_numpy(np.ascontiguousarray(side, dtype=np.float32)).to(device)
@@ -71,7 +95,7 @@ def fit_fusion(fusion: Any, tokens: np.ndarray, side: np.ndarray | None, roles: 
                 order = torch.from_numpy(rng.permutation(n)).to(device)
                 for start in range(0, n, s["batch_size"]):
                     idx = order[start : start + s["batch_size"]]
-                    density, trend = fusion._heads(fusion.embed(tok[idx], sd[idx]))
+                    density, trend = fusion.heads_of(fusion.latent(tok[idx], sd[idx]))
                     loss = F.mse_loss(density, density_target[idx])
                     if trend_target is not None:
                         loss = loss + F.mse_loss(trend, trend_target[idx])
@@ -83,9 +107,8 @@ def fit_fusion(fusion: Any, tokens: np.ndarray, side: np.ndarray | None, roles: 
                     bar.advance(1)
     fusion.eval()
     with torch.no_grad():
-        z = torch.cat([fusion.embed(tok[i : i + 1024], sd[i : i + 1024]) for i in range(0, n, 1024)])
-        fusion.fused_scale.fill_(float(1.0 / z.var(dim=0).mean().clamp_min(1e-12).sqrt()))
-        density, trend = fusion._heads(z)
+        z = torch.cat([fusion.latent(tok[i : i + 1024], sd[i : i + 1024]) for i in range(0, n, 1024)])
+        density, trend = fusion.heads_of(z)
     metrics = {
         "fusion_loss_first": float(np.mean(losses[: max(1, len(losses) // 20)])) if losses else float("nan"),
         "fusion_loss_last": float(np.mean(losses[-max(1, len(losses) // 20) :])) if losses else float("nan"),

@@ -33,9 +33,10 @@ def as_rgb(images: torch.Tensor) -> torch.Tensor:
 
 def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(N, 3, H, W) in [0, 1] -> hue in degrees [0, 360), saturation and value, each (N, H, W)."""
-    r, g, b = rgb.clamp(0, 1).unbind(dim=1)
-    value, argmax = rgb.clamp(0, 1).max(dim=1)
-    minimum = rgb.clamp(0, 1).min(dim=1).values
+    rgb = rgb.clamp(0, 1)
+    r, g, b = rgb.unbind(dim=1)
+    value, argmax = rgb.max(dim=1)
+    minimum = rgb.min(dim=1).values
     delta = value - minimum
     safe = torch.where(delta > 0, delta, torch.ones_like(delta))
     hue = torch.where(
@@ -46,12 +47,28 @@ def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
     return hue, saturation, value
 
 
+def _window_max(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
+    """Max over a centred window of 2r+1 along ``dim`` by doubling (a few vectorised maxima)."""
+    k = 2 * radius + 1
+    length = x.shape[dim]
+    pad = [0, 0] * (x.ndim - 1 - dim % x.ndim) + [radius, radius]
+    y = F.pad(x, pad, value=float("-inf"))
+    width = 1
+    while width * 2 <= k:  # y[j] = max of ``width`` consecutive values starting at j
+        y = torch.maximum(y.narrow(dim, 0, y.shape[dim] - width), y.narrow(dim, width, y.shape[dim] - width))
+        width *= 2
+    return torch.maximum(y.narrow(dim, 0, length), y.narrow(dim, k - width, length))
+
+
+def _square_max(x: torch.Tensor, radius: int) -> torch.Tensor:
+    """Max over a (2r+1)² square: two separable 1-D passes."""
+    return _window_max(_window_max(x, radius, -1), radius, -2)
+
+
 def top_hat(value: torch.Tensor, radius: int) -> torch.Tensor:
     """White top-hat of (N, H, W): value minus its grey opening with a (2r+1)² square."""
-    k = 2 * radius + 1
     x = value.unsqueeze(1)
-    eroded = -F.max_pool2d(-x, k, stride=1, padding=radius)
-    opened = F.max_pool2d(eroded, k, stride=1, padding=radius)
+    opened = _square_max(-_square_max(-x, radius), radius)
     return (x - opened).squeeze(1).clamp_min(0)
 
 

@@ -63,6 +63,11 @@ class PretrainParams(BaseModel):
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum (ignored by Adam).")
     batch_size: int = Field(16, ge=1, description="Images per pre-training step (paper: 16).")
     iterations: int = Field(150, ge=0, description="Pre-training steps (paper: 100).")
+    crop: int | None = Field(
+        96, ge=16,
+        description="Train on random square crops of this size (the networks are fully convolutional, so "
+        "this only makes a step cheaper: 96 px is a third of the work of 173 px); null = whole images.",
+    )
     eval_wells: int = Field(
         8, ge=0,
         description="Samples held out of pre-training and scored against truth masks when the dataset has them.",
@@ -103,7 +108,7 @@ class TemporalAttentionParams(BaseModel):
 
     heads: int = Field(4, ge=1, description="Attention heads.")
     dim: int = Field(32, ge=4, description="Width of the per-day tokens inside the fusion (divisible by heads).")
-    out_dim: int = Field(16, ge=2, description="Size of the fused vector (the clustering feature).")
+    latent_dim: int = Field(32, ge=2, description="Size of the latent vector the density and trend heads read.")
     positional: Literal["sinusoidal", "learned", "none"] = Field(
         "sinusoidal", description="Day (positional) encoding added to each time point's token."
     )
@@ -113,6 +118,17 @@ class TemporalAttentionParams(BaseModel):
     )
     temporal: bool = Field(
         True, description="Attention over the ordered time points; false = mean over time points (ablation)."
+    )
+    trend_threshold: float = Field(
+        4.0, gt=0,
+        description="In the fused vector a predicted trend becomes 'increasing' / 'decreasing' (about +1 / -1, "
+        "'stable' about 0) when it exceeds this many standard errors of the slope due to day-to-day noise: "
+        "tanh((trend / (threshold * SE))**3).",
+    )
+    shape_weight: float = Field(
+        0.25, ge=0,
+        description="Weight in the fused vector of each day's predicted density minus the well's mean "
+        "(the ordered course, in units of the typical deviation); 0 = trend states only.",
     )
     epochs: int = Field(300, ge=0, description="Training epochs of the fusion on the frozen tokens.")
     lr: float = Field(3e-3, gt=0, description="Adam learning rate.")

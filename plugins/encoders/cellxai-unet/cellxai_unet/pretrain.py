@@ -54,8 +54,15 @@ def read_images(ctx: Any, indices: np.ndarray, with_masks: bool) -> tuple[torch.
     return torch.from_numpy(images).flatten(0, 1), torch.from_numpy(masks).flatten(0, 1)
 
 
-def _augment(images: torch.Tensor, target: torch.Tensor, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random flips and quarter turns of the whole batch (cells have no orientation)."""
+def _augment(
+    images: torch.Tensor, target: torch.Tensor, rng: np.random.Generator, crop: int | None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """A random crop per image, then random flips and quarter turns of the batch (cells have no orientation)."""
+    h, w = images.shape[-2:]
+    if crop is not None and crop < min(h, w):
+        ys, xs = rng.integers(0, h - crop + 1, len(images)), rng.integers(0, w - crop + 1, len(images))
+        images = torch.stack([im[:, y : y + crop, x : x + crop] for im, y, x in zip(images, ys, xs)])
+        target = torch.stack([t[y : y + crop, x : x + crop] for t, y, x in zip(target, ys, xs)])
     k = int(rng.integers(4))
     images, target = torch.rot90(images, k, dims=(-2, -1)), torch.rot90(target, k, dims=(-2, -1))
     if rng.random() < 0.5:
@@ -98,7 +105,7 @@ def pretrain_segmentation(model: Any, ctx: Any, settings: PretrainParams) -> dic
                 pick = torch.from_numpy(rng.permutation(len(images))[: settings.batch_size])
                 images = images[pick].to(device)
                 target = masks[pick].to(device) if masks is not None else pseudo_labels(images, settings.pseudo_labels)
-                images, target = _augment(images, target, rng)
+                images, target = _augment(images, target, rng, settings.crop)
                 loss = segmentation_loss(model.segment(images), target)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

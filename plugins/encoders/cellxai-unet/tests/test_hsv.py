@@ -68,3 +68,11 @@ def test_non_rgb_images_are_a_data_error():
         pseudo_labels(torch.zeros(1, 1, 8, 8))
     with pytest.raises(ValueError, match="cancer_hue"):
         PseudoLabelParams(cancer_hue=(200, 100))
+
+
+def test_separable_square_max_equals_max_pool():
+    from cellxai_unet.hsv import _square_max
+
+    x = torch.rand(2, 1, 23, 31)
+    for r in (1, 2, 5, 8):
+        assert torch.equal(_square_max(x, r), torch.nn.functional.max_pool2d(x, 2 * r + 1, stride=1, padding=r))

@@ -1,0 +1,125 @@
+import numpy as np
+import pytest
+import torch
+
+from cellxai_core.errors import UserError
+from cellxai_unet.fusion import TemporalAttentionFusion
+from cellxai_unet.handcrafted import HANDCRAFTED_NAMES, temporal_features
+
+S, D, F = 5, 6, len(HANDCRAFTED_NAMES)
+
+
+def toy_wells(n: int = 96, seed: int = 0):
+    """Tokens and human-designed features of wells whose cancer density rises or falls (same levels)."""
+    rng = np.random.default_rng(seed)
+    program = np.arange(n) % 2
+    direction = np.where(program == 0, 1.0, -1.0)
+    level = rng.uniform(0.05, 0.15, size=(n, 1, 3))
+    days = np.linspace(-0.5, 0.5, S)[None, :, None]
+    area = level + days * np.stack([direction * 0.06, -direction * 0.03, np.full(n, 0.02)], 1)[:, None, :]
+    area += rng.normal(0, 0.002, area.shape)
+    counts = area * 300 + rng.normal(0, 0.5, area.shape)
+    side = temporal_features(torch.from_numpy(np.concatenate([area, counts], 2)).float()).numpy()
+    tokens = np.concatenate([area @ rng.normal(size=(3, D)), rng.normal(size=(n, S, D)) * 0.1], 2)[..., :D]
+    return tokens.astype(np.float32), side.astype(np.float32), program
+
+
+def build(**params):
+    params.setdefault("epochs", 60)
+    return TemporalAttentionFusion(token_dim=D, side_dim=F, set_size=S, **params)
+
+
+def test_shapes_and_attention_weights():
+    fusion = build(heads=4, dim=16, latent_dim=8)
+    out = fusion(torch.rand(3, S, D), torch.rand(3, S, F))
+    assert out.shape == (3, 3 + 3 * S) and fusion.out_dim == 3 + 3 * S  # trend states, then the shape
+    assert build(shape_weight=0).out_dim == 3 and build(use_trend=False).out_dim == 3 * S
+    assert fusion.attention.shape == (3, 4, S, S)
+    assert torch.allclose(fusion.attention.sum(-1), torch.ones(3, 4, S))
+    flat = build(temporal=False)
+    flat(torch.rand(3, S, D), torch.rand(3, S, F))
+    assert flat.attention is None
+
+
+def test_temporal_switch_makes_order_matter():
+    tokens, side = torch.rand(4, S, D), torch.rand(4, S, F)
+    reversed_days = torch.arange(S - 1, -1, -1)
+    ordered = build()
+    assert not torch.allclose(ordered(tokens, side), ordered(tokens[:, reversed_days], side[:, reversed_days]), atol=1e-5)
+    mean = build(temporal=False)
+    assert torch.allclose(mean(tokens, side), mean(tokens[:, reversed_days], side[:, reversed_days]), atol=1e-5)
+
+
+def test_ablation_switches_change_the_inputs():
+    tokens, side = torch.rand(4, S, D), torch.rand(4, S, F)
+    other_trend = side.clone()
+    other_trend[..., 6:] += 1.0  # only the change / slope columns
+    other_days = side.clone()
+    other_days[..., :6] += 1.0  # only the per-day area / count columns
+    train = toy_wells(16)[:2]
+    no_hand = build(use_handcrafted=False)
+    no_hand.fit(*train)
+    assert no_hand.side_proj is None
+    assert torch.equal(no_hand(tokens, side), no_hand(tokens, torch.rand(4, S, F)))
+    for switch in ({"use_trend": False}, {"temporal": False}):  # change / slope columns are not inputs
+        fusion = build(**switch)
+        fusion.fit(*train)
+        assert torch.equal(fusion(tokens, side), fusion(tokens, other_trend))
+        assert not torch.equal(fusion(tokens, side), fusion(tokens, other_days))
+    full = build()
+    full.fit(*train)
+    assert not torch.equal(full(tokens, side), full(tokens, other_trend))
+
+
+def test_trend_states_saturate_speed_but_not_direction():
+    from cellxai_unet.fusion import trend_states
+
+    unit = torch.ones(3)
+    states = trend_states(torch.tensor([[0.5, -8.0, 12.0], [-0.5, -16.0, 6.0]]), unit, threshold=4.0)
+    assert states[:, 0].abs().max() < 0.01  # well below the threshold: stable
+    assert torch.all(states[:, 1] < -0.99) and torch.all(states[:, 2] > 0.99)  # 2x / 4x: saturated
+
+
+def test_fit_learns_densities_and_trends_and_auxiliary_is_in_density_units():
+    tokens, side, program = toy_wells()
+    fusion = build()
+    metrics = fusion.fit(tokens, side)
+    assert metrics["fusion_loss_last"] < 0.2 * metrics["fusion_loss_first"]
+    assert metrics["fusion_r2_density"] > 0.9 and metrics["fusion_r2_trend"] > 0.9
+    aux = fusion.auxiliary(torch.from_numpy(tokens), torch.from_numpy(side))
+    assert aux["density"].shape == (len(tokens), S, 3) and aux["trend"].shape == (len(tokens), 3)
+    assert np.abs(aux["density"].detach().numpy() - side[..., :3]).mean() < 0.01
+    assert np.corrcoef(aux["trend"][:, 0].detach().numpy(), side[:, 0, 12])[0, 1] > 0.95
+    assert list(fusion.auxiliary_names) == ["density", "trend"]
+
+
+def test_fused_vector_separates_rising_from_falling_wells():
+    from sklearn.cluster import AffinityPropagation
+    from sklearn.metrics import adjusted_rand_score
+
+    tokens, side, program = toy_wells()
+    fusion = build()
+    fusion.fit(tokens, side)
+    fused = fusion(torch.from_numpy(tokens), torch.from_numpy(side)).detach().numpy()
+    labels = AffinityPropagation(damping=0.9, random_state=0).fit_predict(fused)
+    assert adjusted_rand_score(program, labels) > 0.9
+
+
+def test_fit_is_deterministic_and_state_dict_rebuilds_it():
+    tokens, side, _ = toy_wells(32)
+    a, b = build(seed=1), build(seed=1)
+    a.fit(tokens, side)
+    b.fit(tokens, side)
+    x, s = torch.from_numpy(tokens), torch.from_numpy(side)
+    assert torch.equal(a(x, s), b(x, s))
+    rebuilt = build(seed=7)
+    rebuilt.load_state_dict(a.state_dict())
+    rebuilt.eval()
+    assert torch.equal(a(x, s), rebuilt(x, s))
+    assert torch.equal(a.auxiliary(x, s)["trend"], rebuilt.auxiliary(x, s)["trend"])
+
+
+def test_fit_without_density_features_is_a_user_error():
+    fusion = TemporalAttentionFusion(token_dim=D, side_dim=0, set_size=S)
+    with pytest.raises(UserError, match="human-designed features"):
+        fusion.fit(np.zeros((4, S, D), np.float32), None)
