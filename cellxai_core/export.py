@@ -1,7 +1,8 @@
 """Export a run for other tools: AnnData ``.h5ad`` for scanpy users (``cellxai export``).
 
     obs    one row per sample (index = sample id): Metadata_* columns, cluster or class
-           (categorical), planted truth, per-class probabilities, fold, uncertainty
+           (categorical), the cluster's text explanation, planted truth, per-class
+           probabilities, fold, uncertainty
     X      the fused feature vectors (N, D'), so ``sc.pp.neighbors(adata)`` works as is
     obsm   X_fused (the same), X_embedding (the run's 2-D embedding, for
            ``sc.pl.embedding(adata, "embedding", color="cluster")``), handcrafted
@@ -86,6 +87,9 @@ def build_anndata(run_dir: str | Path) -> Any:
         colours = cluster_colours(sorted(set(labels.tolist())))
         uns["cluster_colors"] = [colours[-1 if c == "noise" else int(c)] for c in obs["cluster"].cat.categories]
         uns["clusters"] = _scalars(store.attrs("clusters"))
+        if store.has("explanations/template-text/text"):
+            texts = dict(zip(store.read("explanations/template-text/clusters").tolist(), store.read("explanations/template-text/text").tolist()))
+            obs["explanation"] = pd.Categorical([str(texts.get(int(k), "")) for k in labels])
     else:
         if not store.has("predictions/proba"):
             raise UserError(f"{run_dir}: no predictions/proba in the store; nothing to export")

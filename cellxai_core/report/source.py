@@ -73,6 +73,9 @@ class ReportSource:
 
     def set_labels(self, s: int) -> list[str]:
         """Names of the set positions: days of a well, channels of a cell, or images."""
+        stored = [str(x) for x in self.sample_attrs.get("set_labels") or []]
+        if len(stored) == s and not (s == 1 and self.set_axis == "image"):
+            return stored
         if self.set_axis == "time":
             return [f"day {t + 1}" for t in range(s)]
         if self.set_axis == "channel" and len(self.channels) == 1 and s == 3:

@@ -31,6 +31,9 @@ def test_cluster_run_as_anndata(cluster_run, tmp_path):
     assert json.loads(adata.uns["config"]) == cluster_run.config
     assert len(adata.uns["cluster_colors"]) == len(adata.obs["cluster"].cat.categories)
     assert adata.uns["clusters"]["n_clusters"] == cluster_run.store.attrs("clusters")["n_clusters"]
+    if cluster_run.store.has("explanations/template-text/text"):
+        texts = dict(zip(cluster_run.array("explanations/template-text/clusters").tolist(), cluster_run.array("explanations/template-text/text")))
+        assert list(adata.obs["explanation"]) == [texts[k] for k in labels.tolist()]
 
 
 def test_classify_run_as_anndata(classify_run, tmp_path):
