@@ -28,10 +28,16 @@ CLUSTER_EXPLAINERS = ("gradcam", "gmean", "template-text", "cluster-similarity")
 CLASSIFY_EXPLAINERS = ("gradcam", "gmean")
 
 
-@pytest.fixture(scope="session")
+PLUGINS = (core_plugin, report_plugin)
+
+
+@pytest.fixture(autouse=True)
 def report_registry():
-    """The installed plugins plus the test components, for the whole session."""
-    with use_plugins(core_plugin, report_plugin, installed=True) as reg:
+    """The installed plugins plus the test components, for each test here (reports rebuild datasets by name).
+
+    Per test, not per session, so that tests elsewhere never see these components.
+    """
+    with use_plugins(*PLUGINS, installed=True) as reg:
         yield reg
 
 
@@ -40,32 +46,35 @@ def available(registry, names) -> list[dict]:  # noqa: ANN001
 
 
 @pytest.fixture(scope="session")
-def cluster_run(report_registry, tmp_path_factory):
+def cluster_run(tmp_path_factory):
     """A clustering run with every installed explainer and ``report: true``."""
-    cfg = copy.deepcopy(report_plugin.CLUSTER)
-    cfg["explainers"] = available(report_registry, CLUSTER_EXPLAINERS)
-    for spec in cfg["explainers"]:
-        if spec["name"] == "gradcam":  # measure faithfulness too, on a few samples
-            spec["params"] = {"faithfulness": True, "n_samples": 6, "deletion_steps": 4}
-    cfg["report"] = True
-    return cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "cluster")
+    with use_plugins(*PLUGINS, installed=True) as reg:
+        cfg = copy.deepcopy(report_plugin.CLUSTER)
+        cfg["explainers"] = available(reg, CLUSTER_EXPLAINERS)
+        for spec in cfg["explainers"]:
+            if spec["name"] == "gradcam":  # measure faithfulness too, on a few samples
+                spec["params"] = {"faithfulness": True, "n_samples": 6, "deletion_steps": 4}
+        cfg["report"] = True
+        return cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "cluster")
 
 
 @pytest.fixture(scope="session")
-def bare_run(report_registry, tmp_path_factory):
+def bare_run(tmp_path_factory):
     """A clustering run without explainers: every explanation section must become a note."""
     cfg = copy.deepcopy(core_plugin.PIPELINE)
     cfg["explainers"] = []
     cfg["quality"] = False
-    return cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "bare")
+    with use_plugins(*PLUGINS, installed=True):
+        return cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "bare")
 
 
 @pytest.fixture(scope="session")
-def classify_run(report_registry, tmp_path_factory):
-    cfg = copy.deepcopy(report_plugin.CLASSIFY)
-    cfg["explainers"] = available(report_registry, CLASSIFY_EXPLAINERS)
-    run = cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "classify")
+def classify_run(tmp_path_factory):
     from cellxai_core.report import write_report
 
-    write_report(run.path)
-    return run
+    with use_plugins(*PLUGINS, installed=True) as reg:
+        cfg = copy.deepcopy(report_plugin.CLASSIFY)
+        cfg["explainers"] = available(reg, CLASSIFY_EXPLAINERS)
+        run = cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "classify")
+        write_report(run.path)
+        return run
