@@ -63,6 +63,11 @@ class PretrainParams(BaseModel):
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum (ignored by Adam).")
     batch_size: int = Field(16, ge=1, description="Images per pre-training step (paper: 16).")
     iterations: int = Field(150, ge=0, description="Pre-training steps (paper: 100).")
+    train_samples: int = Field(
+        32, ge=1,
+        description="Samples read once for pre-training (their images are cropped, flipped and turned at random "
+        "every step); a fixed pool keeps pre-training cost independent of the dataset size.",
+    )
     crop: int | None = Field(
         96, ge=16,
         description="Train on random square crops of this size (the networks are fully convolutional, so "

@@ -6,13 +6,13 @@ stays near its start), so the default here is Adam lr 1e-3 for 150 steps, which
 converges on the synthetic wells; the paper's setting stays one config line away.
 The loss is cross-entropy plus soft Dice over the cell classes, because cells cover
 a few percent of each image and cross-entropy alone learns "all background".
-When the dataset has truth masks, ``eval_wells`` samples are held out of training
-and scored, for the model and for the pseudo-labels themselves.
+Training reads a fixed pool of ``train_samples`` samples once and draws random crops
+from it. When the dataset has truth masks, ``eval_wells`` samples are held out of
+training and scored, for the model and for the pseudo-labels themselves.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,20 @@ def read_images(ctx: Any, indices: np.ndarray, with_masks: bool) -> tuple[torch.
     return torch.from_numpy(images).flatten(0, 1), torch.from_numpy(masks).flatten(0, 1)
 
 
+def read_pool(ctx: Any, pool: np.ndarray, on_truth: bool, settings: PretrainParams) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images (P*S, C, H, W) of the pre-training samples and their targets (P*S, H, W) uint8, read once.
+
+    Reading a fixed pool once (instead of new samples every step) keeps pre-training cheap
+    when samples are expensive to read or generate; random crops, flips and turns vary it.
+    """
+    images, targets = [], []
+    for start in range(0, len(pool), 16):
+        x, masks = read_images(ctx, pool[start : start + 16], with_masks=on_truth)
+        images.append(x)
+        targets.append((masks if masks is not None else pseudo_labels(x, settings.pseudo_labels)).to(torch.uint8))
+    return torch.cat(images), torch.cat(targets)
+
+
 def _augment(
     images: torch.Tensor, target: torch.Tensor, rng: np.random.Generator, crop: int | None
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,11 +98,9 @@ def pretrain_segmentation(model: Any, ctx: Any, settings: PretrainParams) -> dic
     if on_truth and not has_masks:
         raise UserError(f"encoder '{model.name}': pretrain_on: truth, but the dataset has no truth masks")
     train_idx, eval_idx = split_indices(len(ctx.dataset), settings.eval_wells, has_masks)
-    set_size = int(getattr(ctx.dataset, "set_size", 1) or 1)
-    wells_per_step = max(1, math.ceil(settings.batch_size / set_size))
     rng = np.random.default_rng(settings.seed)
-    order = rng.permutation(train_idx)
-    cursor = 0
+    pool = np.sort(rng.choice(train_idx, size=min(settings.train_samples, len(train_idx)), replace=False))
+    images, targets = read_pool(ctx, pool, on_truth, settings)
 
     model.to(device).train()
     optimizer = make_optimizer(model.parameters(), settings)
@@ -97,16 +109,9 @@ def pretrain_segmentation(model: Any, ctx: Any, settings: PretrainParams) -> dic
         torch.manual_seed(settings.seed)
         with ctx.progress(total=settings.iterations, description=f"pretrain {model.name}") as bar:
             for _ in range(settings.iterations):
-                if cursor + wells_per_step > len(order):
-                    order, cursor = rng.permutation(train_idx), 0
-                wells = np.sort(order[cursor : cursor + wells_per_step])
-                cursor += wells_per_step
-                images, masks = read_images(ctx, wells, with_masks=on_truth)
-                pick = torch.from_numpy(rng.permutation(len(images))[: settings.batch_size])
-                images = images[pick].to(device)
-                target = masks[pick].to(device) if masks is not None else pseudo_labels(images, settings.pseudo_labels)
-                images, target = _augment(images, target, rng, settings.crop)
-                loss = segmentation_loss(model.segment(images), target)
+                pick = torch.from_numpy(rng.choice(len(images), size=min(settings.batch_size, len(images)), replace=False))
+                x, target = _augment(images[pick], targets[pick].long(), rng, settings.crop)
+                loss = segmentation_loss(model.segment(x.to(device)), target.to(device))
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

@@ -46,18 +46,22 @@ class ConfusionCounter:
         return out
 
 
-def _ratio(num: float, den: float) -> float:
-    """num / den, with 0/0 = 1.0 (nothing to find and nothing found is perfect)."""
-    return 1.0 if den == 0 else num / den
+def _ratio(num: float, den: float, nothing_to_get_wrong: bool) -> float:
+    """num / den; when den is 0, 1.0 if the class is absent from truth and prediction alike, else 0.0
+    (scikit-learn's ``zero_division=0``, except that an empty class segmented as empty is perfect)."""
+    if den:
+        return num / den
+    return 1.0 if nothing_to_get_wrong else 0.0
 
 
 def binary_metrics(tp: float, fp: float, fn: float, tn: float) -> dict[str, float]:
     """Accuracy, sensitivity (recall), specificity, precision, Jaccard and Dice from counts."""
+    empty = tp + fp + fn == 0
     return {
-        "acc": _ratio(tp + tn, tp + fp + fn + tn),
-        "se": _ratio(tp, tp + fn),
-        "sp": _ratio(tn, tn + fp),
-        "pc": _ratio(tp, tp + fp),
-        "js": _ratio(tp, tp + fp + fn),
-        "dc": _ratio(2 * tp, 2 * tp + fp + fn),
+        "acc": _ratio(tp + tn, tp + fp + fn + tn, True),
+        "se": _ratio(tp, tp + fn, empty),
+        "sp": _ratio(tn, tn + fp, fp == 0),
+        "pc": _ratio(tp, tp + fp, empty),
+        "js": _ratio(tp, tp + fp + fn, empty),
+        "dc": _ratio(2 * tp, 2 * tp + fp + fn, empty),
     }

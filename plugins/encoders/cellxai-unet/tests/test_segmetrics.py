@@ -26,6 +26,8 @@ def test_metrics_match_sklearn_one_vs_rest():
     assert "dc_background" not in m
 
 
-def test_empty_class_scores_perfect_when_nothing_predicted():
+def test_zero_division_conventions():
     assert binary_metrics(0, 0, 0, 100) == {"acc": 1.0, "se": 1.0, "sp": 1.0, "pc": 1.0, "js": 1.0, "dc": 1.0}
+    missed = binary_metrics(0, 0, 5, 95)  # the class exists but is never predicted
+    assert missed["pc"] == 0.0 and missed["se"] == 0.0 and missed["dc"] == 0.0
     assert binary_metrics(0, 5, 0, 95)["dc"] == 0.0
