@@ -23,7 +23,7 @@ __all__ = ["REPORT", "write_report"]
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``RUN_DIR/report.html`` (or ``out``) and return its path."""
     from .. import __version__
-    from .page import render_page
+    from .page import guarded, render_page
     from .provenance import provenance
     from .source import ReportSource
 
@@ -40,8 +40,8 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
         what = "classification"
     from .trust import trust
 
-    sections.append(trust(src))
-    sections.append(provenance(src))
+    sections.append(guarded("trust", "Can the explanations be trusted?", trust, src))
+    sections.append(guarded("provenance", "Provenance", provenance, src))
     cfg = src.config
     parts = [f"{(cfg.get(k) or {}).get('name')}" for k in ("encoder", "fusion", "clusterer") if cfg.get(k)]
     subtitle = [

@@ -6,7 +6,7 @@ import numpy as np
 
 from . import figures as F
 from .images import composite, montage_figure, overlay, stretch
-from .page import Section
+from .page import Section, guarded
 from .source import ReportSource
 
 HEADLINE = ("auc_macro", "accuracy", "f1_macro")
@@ -162,7 +162,11 @@ def classify_sections(src: ReportSource) -> list[Section]:
     if not src.has("predictions/proba"):
         return [Section("performance", "Classification").note("This run has no predictions/proba: the classify stage did not write results.")]
     cr = ClassifyReport(src)
-    return [performance(cr), class_maps(cr), uncertain(cr)]
+    return [
+        guarded("performance", "How well are the classes told apart?", performance, cr),
+        guarded("explanations", "What the model looks at, per class", class_maps, cr),
+        guarded("uncertain", "The most uncertain samples", uncertain, cr),
+    ]
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -8,13 +8,14 @@ import numpy as np
 
 from . import figures as F
 from .images import composite, montage_figure, overlay, stretch
-from .page import Section
+from .page import Section, guarded
 from .profiles import Profiles, cluster_signature, load_profiles
 from .source import ReportSource
 
 WELLS_PER_CLUSTER = 3
 WEAK_ARI = 0.3
 MAX_CARDS = 24
+MAX_TYPICAL = 12
 
 QUALITY_HELP = {
     "silhouette": "−1…1, higher = clusters better separated",
@@ -138,8 +139,11 @@ def _typical(sec: Section, cr: ClusterReport) -> None:
         return
     attrs = src.attrs("explanations/gmean")
     ids = attrs.get("group_ids") or [c for c in cr.clusters if c >= 0]
+    sizes = [int((cr.labels == int(k)).sum()) for k in ids]
+    shown = sorted(range(len(ids)), key=lambda g: -sizes[g])[:MAX_TYPICAL]
     rows, labels = [], []
-    for g, k in enumerate(ids):
+    for g in sorted(shown):
+        k = ids[g]
         rgb = [stretch(x) for x in composite(shape[g], src.set_axis)]
         rows.append(rgb)
         labels.append(cr.name(int(k)))
@@ -150,7 +154,8 @@ def _typical(sec: Section, cr: ClusterReport) -> None:
     cols = src.set_labels(len(rows[0])) if len(rows[0]) > 1 else [""]
     sec.figure(montage_figure(rows, labels, cols, size=72), f"The typical {'well' if src.set_axis == 'time' else 'sample'} of each cluster: the geometric mean of all its images "
                f"(Gmean-Shape) on every {_set_word(src, singular=True)}, and below it the geometric mean of their Grad-CAM maps "
-               "(Gmean-GradCAM, scaled to the cluster's maximum; red = where the model looks).", fmt="jpeg")
+               "(Gmean-GradCAM, scaled to the cluster's maximum; red = where the model looks)."
+               + (f" The {MAX_TYPICAL} largest of {len(ids)} clusters." if len(ids) > MAX_TYPICAL else ""), fmt="jpeg")
 
 
 def truth_table(cr: ClusterReport) -> Section:
@@ -278,7 +283,12 @@ def cluster_sections(src: ReportSource) -> list[Section]:
     if not src.has("clusters/labels"):
         return [Section("clusters", "Clusters").note("This run has no clusters/labels: the cluster stage did not write results.")]
     cr = ClusterReport(src)
-    return [overview(cr), truth_table(cr), cards(cr), similarity(cr)]
+    return [
+        guarded("overview", "Clusters at a glance", overview, cr),
+        guarded("truth", "Clusters vs planted groups", truth_table, cr),
+        guarded("clusters", "Each cluster: what it is and why", cards, cr),
+        guarded("similarity", "How different are the clusters?", similarity, cr),
+    ]
 
 
 def _pct(value: float | None) -> str:

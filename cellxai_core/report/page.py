@@ -10,9 +10,12 @@ from __future__ import annotations
 import base64
 import html
 import io
+import logging
 from dataclasses import dataclass, field
 from string import Template
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
+
+log = logging.getLogger("cellxai")
 
 CSS = """
 body{font-family:-apple-system,"Segoe UI",Helvetica,Arial,sans-serif;margin:0;color:#222;background:#fafafa;line-height:1.45}
@@ -162,6 +165,15 @@ class Section:
 
     def render(self) -> str:
         return f'<section id="{esc(self.id)}"><h2>{esc(self.title)}</h2>\n' + "\n".join(self.parts) + "\n</section>"
+
+
+def guarded(sid: str, title: str, build: Callable[..., Section], *args: Any) -> Section:
+    """``build(*args)``, or a section saying it failed: one broken section must not cost the whole report."""
+    try:
+        return build(*args)
+    except Exception as exc:  # noqa: BLE001 - logged with its traceback, shown as a note
+        log.warning("report: section '%s' failed", title, exc_info=True)
+        return Section(sid, title).note(f"This section could not be made ({type(exc).__name__}: {exc}); the rest of the report is complete.")
 
 
 def render_page(title: str, subtitle: Sequence[str], sections: Sequence[Section], footer: str) -> str:

@@ -109,6 +109,18 @@ def test_images_are_skipped_with_a_reason_when_the_dataset_cannot_be_rebuilt(bar
     assert section(html, "clusters").count('class="card"') == len(set(bare_run.labels.tolist()))
 
 
+def test_a_failing_section_becomes_a_note_and_the_rest_is_written(bare_run, tmp_path, monkeypatch):
+    import cellxai_core.report.cluster as cluster
+
+    def broken(cr):  # noqa: ANN001, ANN202
+        raise ValueError("boom")
+
+    monkeypatch.setattr(cluster, "similarity", broken)
+    html = write_report(bare_run.path, out=tmp_path / "r.html").read_text()
+    assert "could not be made (ValueError: boom)" in section(html, "similarity")
+    assert section(html, "clusters").count('class="card"') == 2 and "Provenance" in html
+
+
 def test_classify_report_shows_folds_roc_confusion_and_uncertain_samples(classify_run):
     html = (classify_run.path / "report.html").read_text()
     attrs = classify_run.store.attrs("predictions")
