@@ -63,6 +63,7 @@ def chromium() -> Iterator["object"]:
     browser, driver_path = find_chromium()
     if browser is None or driver_path is None:
         raise RuntimeError("chromium / chromedriver not found")
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager must never try to download a browser or driver
     profile = tempfile.mkdtemp(prefix="cellxai-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = browser
