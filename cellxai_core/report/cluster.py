@@ -170,6 +170,8 @@ def truth_table(cr: ClusterReport) -> Section:
           f"{agreement.get('nmi', float('nan')):.3f} between clusters and planted {cr.truth_key}s (1 = identical grouping).", "headline")
     sec.figure(F.count_matrix(matrix, [cr.name(c) for c in cr.clusters], [str(g) for g in groups], f"planted {cr.truth_key}", "cluster"),
                f"Number of samples of each planted {cr.truth_key} in each cluster.")
+    sec.table(["cluster"] + [str(g) for g in groups] + ["total"],
+              [[cr.name(c)] + row.tolist() + [int(row.sum())] for c, row in zip(cr.clusters, matrix)])
     return sec
 
 

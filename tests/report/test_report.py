@@ -55,6 +55,10 @@ def test_cluster_report_shows_clusters_explanations_and_provenance(cluster_run):
 
     truth = section(html, "truth")
     assert f"{agreement['ari']:.3f}" in truth
+    program = cluster_run.array("samples/truth/program")
+    first = sorted(set(labels.tolist()))[0]
+    counts = [int(((labels == first) & (program == g)).sum()) for g in sorted(set(program.tolist()))]
+    assert f'<td class="l">cluster {first}</td>' + "".join(f"<td>{c}</td>" for c in counts) in truth
 
     cards = section(html, "clusters")
     assert cards.count('class="card"') == k
