@@ -1,4 +1,4 @@
-"""Train the RGB-CNN, the MHL-CNN and a ResNet baseline on the same folds, then compare them.
+"""Train the MHL-CNN, the RGB-CNN and a ResNet baseline on the same folds, then compare them.
 
     python examples/compare_families.py --out runs/families [--resnet resnet50] [--epochs N]
 
@@ -25,18 +25,16 @@ EXAMPLE = Path(__file__).with_name("fluorescence.yaml")
 
 def family_configs(base: dict, resnet: str) -> dict[str, dict]:
     """The three models as pipeline configs: only the encoder, fusion and set axis differ."""
-    rgb = copy.deepcopy(base)
-    rgb["explainers"] = []
-    mhl = copy.deepcopy(rgb)
-    mhl["dataset"]["params"]["set_axis"] = "image"
-    mhl["encoder"]["params"]["branches"] = 1
-    mhl["fusion"] = {"name": "self-attention", "params": dict(base["fusion"]["params"])}
-    mhl["fusion"]["params"].pop("pairs", None)
-    baseline = copy.deepcopy(rgb)
-    baseline["dataset"]["params"]["set_axis"] = "image"
+    mhl = copy.deepcopy(base)  # the example: MHL family
+    mhl["explainers"] = []
+    rgb = copy.deepcopy(mhl)  # stains isolated, a CNN per stain, six channel-attention layers
+    rgb["dataset"]["params"]["set_axis"] = "channel"
+    rgb["encoder"]["params"]["branches"] = 3
+    rgb["fusion"] = {"name": "channel-attention", "params": dict(base["fusion"]["params"])}
+    baseline = copy.deepcopy(mhl)  # a plain CNN: global average pooling into the classifier
     baseline["encoder"] = {"name": "backbone", "params": {"arch": resnet, "tokens": "pooled"}}
     baseline["fusion"] = {"name": "mean-pool", "params": {"dropout": 0.3}}
-    return {"rgb-cnn": rgb, "mhl-cnn": mhl, resnet: baseline}
+    return {"mhl-cnn": mhl, "rgb-cnn": rgb, resnet: baseline}
 
 
 def main() -> None:

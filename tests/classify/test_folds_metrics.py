@@ -52,3 +52,15 @@ def test_roc_points_per_class_and_micro():
     c = curves["meta_static"]
     assert c["fpr"][0] == 0 and c["tpr"][-1] == 1 and np.all(np.diff(c["fpr"]) >= 0)
     assert np.all(c["thresholds"] <= 1.0)
+
+
+def test_classify_spec_validation():
+    from pydantic import ValidationError
+
+    from cellxai_core.classify_config import ClassifySpec
+
+    spec = ClassifySpec(preprocess={"resample": 48})
+    assert spec.preprocess.resample == (48, 48)
+    for bad in ({"folds": 1}, {"lr": 0}, {"augment": {"copies": -1}}, {"preprocess": {"resample": 4}}, {"optimizer": "adam"}):
+        with pytest.raises(ValidationError):
+            ClassifySpec(**bad)

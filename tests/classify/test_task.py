@@ -73,3 +73,12 @@ def test_mc_dropout_without_dropout_layers_is_a_config_error():
     ctx = make_ctx(ds, {"folds": 2}, mc_samples=3, build=tiny_model_factory(3, dropout=0.0))
     with pytest.raises(ConfigError, match="no dropout layer"):
         run_classify(ctx, MemoryWriter())
+
+
+def test_reading_per_batch_gives_the_cached_results():
+    ds = ToyCells(n=12, size=8)
+    spec = {"folds": 2, "epochs": 1, "final_model": "none", "preprocess": {"diffusion": {"iterations": 2}}}
+    cached, streamed = MemoryWriter(), MemoryWriter()
+    run_classify(make_ctx(ds, spec), cached)
+    run_classify(make_ctx(ds, {**spec, "cache": False}), streamed)
+    assert np.allclose(cached.arrays["proba"], streamed.arrays["proba"], atol=1e-6)
