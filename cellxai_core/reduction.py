@@ -6,9 +6,10 @@ mixin only needs pydantic; scikit-learn is imported when a reducer is fitted.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where used: listing plugins stays fast
+    import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .errors import ConfigError, DataError, UserError
@@ -56,6 +57,8 @@ class ReduceParams(BaseModel):
 
 def as_feature_matrix(X: Any, owner: str) -> np.ndarray:
     """``X`` as a finite float64 (N, D) array, or a DataError naming ``owner`` and what is wrong."""
+    import numpy as np
+
     arr = np.asarray(X, dtype=np.float64)
     if arr.ndim != 2 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise DataError(f"{owner}: expected a feature matrix of shape (N, D) with N, D >= 1, got shape {arr.shape}")
@@ -80,6 +83,7 @@ class FeatureReducer:
         self._pca: Any = None
 
     def fit_transform(self, X: np.ndarray) -> np.ndarray:
+        import numpy as np
         from sklearn.decomposition import PCA
         from sklearn.preprocessing import StandardScaler
 
@@ -125,6 +129,7 @@ class FeatureReducer:
             return tsne.fit_transform(X)
 
     def _display(self, X: np.ndarray, Z: np.ndarray) -> np.ndarray:
+        import numpy as np
         from sklearn.decomposition import PCA
 
         if self.reduce == "tsne" and Z.shape[1] == 2:
