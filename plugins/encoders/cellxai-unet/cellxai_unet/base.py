@@ -44,13 +44,14 @@ class SegmentationEncoder(nn.Module):
 
     name = "encoder"
     n_classes = len(CLASS_NAMES)
-    handcrafted_names: list[str] = list(HANDCRAFTED_NAMES)
 
     def __init__(self, *, in_channels: int, **params: Any) -> None:
         super().__init__()
         shared = {k: v for k, v in params.items() if k in PretrainParams.model_fields}
         self.settings = PretrainParams.model_validate(shared)
         self.in_channels = in_channels
+        # HSV features need colour: none for grayscale or many-channel images
+        self.handcrafted_names: list[str] = list(HANDCRAFTED_NAMES) if in_channels in (2, 3) else []
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.settings.seed)
             self.build(in_channels, **{k: v for k, v in params.items() if k not in shared})

@@ -98,6 +98,7 @@ def test_resnet_encoders(cls, channels):
     assert model.segment(x).shape == (2, 4, 64, 64)
     assert model.cam_layer is model.trunk.layer4[-1]
     assert model.name == f"resnet{cls.depth}"
+    assert len(model.handcrafted_names) == (18 if channels == 3 else 0)  # HSV features need colour
 
 
 def test_resnet_accepts_plain_torchvision_weights(tmp_path):
@@ -117,3 +118,16 @@ def test_handcrafted_through_the_encoder(painted):
     images = torch.from_numpy(np.stack([painted[i].images for i in range(2)]))
     feats = model.handcrafted(images)
     assert feats.shape == (2, 5, len(model.handcrafted_names))
+
+
+def test_pretrain_on_truth_reads_the_masks(wells_factory, context_of, monkeypatch):
+    import cellxai_unet.pretrain as pretrain
+
+    ds = wells_factory(n=4, size=48)
+    original = pretrain.pseudo_labels
+    calls = []
+    monkeypatch.setattr(pretrain, "pseudo_labels", lambda *a, **k: calls.append(1) or original(*a, **k))
+    model = UNetEncoder(in_channels=3, iterations=2, batch_size=4, pretrain_on="truth", eval_wells=1, **TINY)
+    metrics = model.pretrain(context_of(ds))
+    assert "seg_dc_cancer" in metrics
+    assert len(calls) == 1  # only to score the pseudo-labels on the held-out well, not to train
