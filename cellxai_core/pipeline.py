@@ -221,7 +221,7 @@ def run(
     store = RunStore(out / STORE)
     if not resuming:
         store.set_attrs(config=resolved, plugins=versions, stages={})
-    store.set_attrs(status="running")
+    store.set_attrs(status="running", device_used=pipe.device)
     (out / "results.csv").unlink(missing_ok=True)
     try:
         pipe.run(dataset, store)
