@@ -7,7 +7,7 @@ A subclass builds its layers in ``build(in_channels)`` and implements ``segment`
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -37,6 +37,22 @@ def load_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict):
         raise UserError(f"{what}: weights '{path}' is not a state dict")
     return state
+
+
+INFERENCE_CHUNK = 8  # images per forward pass when no gradient is needed
+
+
+def in_chunks(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) -> torch.Tensor:
+    """``fn`` over ``images`` a few at a time when gradients are off.
+
+    Full-resolution activations of a large batch are hundreds of MB; in small chunks,
+    peak memory stays constant whatever the batch size and the allocator reuses its
+    buffers instead of mapping fresh pages for every batch (measured: 1.3 s of system
+    time per 80 images of 173 px in one pass, none in chunks of 10).
+    """
+    if torch.is_grad_enabled() or len(images) <= INFERENCE_CHUNK:
+        return fn(images)
+    return torch.cat([fn(images[i : i + INFERENCE_CHUNK]) for i in range(0, len(images), INFERENCE_CHUNK)])
 
 
 class SegmentationEncoder(nn.Module):

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from cellxai_core.data import load_batch, truth_keys
 from cellxai_core.errors import UserError
 
+from .base import in_chunks
 from .hsv import CLASS_NAMES, pseudo_labels
 from .params import PretrainParams
 from .segmetrics import ConfusionCounter
@@ -137,7 +138,7 @@ def evaluate_segmentation(model: Any, ctx: Any, indices: np.ndarray, settings: P
     for start in range(0, len(indices), step):
         images, masks = read_images(ctx, indices[start : start + step], with_masks=True)
         images = images.to(device)
-        model_counts.update(model.segment(images).argmax(dim=1), masks)
+        model_counts.update(in_chunks(model.segment, images).argmax(dim=1), masks)
         pseudo_counts.update(pseudo_labels(images, settings.pseudo_labels), masks)
     out = {f"seg_{k}": v for k, v in model_counts.metrics(CLASS_NAMES).items()}
     out.update({f"pseudo_{k}": v for k, v in pseudo_counts.metrics(CLASS_NAMES).items()})

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SegmentationEncoder
+from .base import SegmentationEncoder, in_chunks
 
 
 class ResNetEncoder(SegmentationEncoder):
@@ -71,7 +71,7 @@ class ResNetEncoder(SegmentationEncoder):
         return F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self._stages(images)[-1].mean(dim=(2, 3))
+        return in_chunks(lambda x: self._stages(x)[-1].mean(dim=(2, 3)), images)
 
 
 class ResNet18Encoder(ResNetEncoder):

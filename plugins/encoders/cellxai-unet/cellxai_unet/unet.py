@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SegmentationEncoder
+from .base import SegmentationEncoder, in_chunks
 
 
 class DoubleConv(nn.Sequential):
@@ -85,6 +85,9 @@ class UNetEncoder(SegmentationEncoder):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         """(N, C, H, W) -> tokens (N, out_dim)."""
+        return in_chunks(self._tokens, images)
+
+    def _tokens(self, images: torch.Tensor) -> torch.Tensor:
         features = self._encode(images)
         tokens = [features[-1].mean(dim=(2, 3))]
         if self.decoder_tokens:
