@@ -93,8 +93,9 @@ class UNetParams(PretrainParams):
     depth: int = Field(3, ge=1, le=6, description="Number of down-sampling steps (173 px -> 21 px bottleneck at depth 3).")
     decoder_tokens: bool = Field(
         True,
-        description="Tokens = pooled bottleneck + pooled last decoder features (and Grad-CAM reads the last "
-        "decoder conv at full resolution); false = pooled bottleneck only (Grad-CAM reads the bottleneck).",
+        description="Tokens = pooled bottleneck + the pooled cell-type masks of the segmentation head (the "
+        "U-Net's own area fractions; Grad-CAM reads those masks at full resolution); false = pooled bottleneck "
+        "only (Grad-CAM reads the bottleneck).",
     )
 
 

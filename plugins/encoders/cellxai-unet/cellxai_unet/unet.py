@@ -1,13 +1,16 @@
-"""The ``unet`` encoder: a U-Net (Ronneberger et al. 2015) whose pooled features are the tokens.
+"""The ``unet`` encoder: a U-Net (Ronneberger et al. 2015) whose pooled outputs are the tokens.
 
 Tokens are the global average of the bottleneck (what the image contains, coarse) and,
-by default, of the last decoder block (per-pixel cell-type features at full
-resolution, whose average tracks the density of each cell type).
+by default (``decoder_tokens``), of the segmentation head's cell-type masks: the U-Net's
+own area fraction of cancer, T and dead cells.
 
-``cam_layer``: with decoder tokens, the last decoder block (full resolution, and its
-features are exactly the segmentation features, so Grad-CAM maps outline cells);
-without them, the bottleneck block (H / 2**depth: 21 px at 173 px, depth 3), the only
-layer every token then depends on. Any size works: up-sampling matches the skip sizes.
+``cam_layer``: with decoder tokens, the cell-type masks (full resolution, background
+excluded, see :class:`CellTypeMasks`). Grad-CAM weighs these maps, which are zero off
+cells, so its maps can only light up cells of the types that matter for the target;
+the last decoder conv has the same resolution but its channels also fire on
+background, and Grad-CAM maps read there put most of their energy outside cells. Without decoder
+tokens, the bottleneck block (H / 2**depth: 21 px at 173 px, depth 3), the only layer
+every token then depends on. Any image size works: up-sampling matches skip sizes.
 """
 
 from __future__ import annotations
@@ -45,6 +48,21 @@ class UpBlock(nn.Module):
         return self.conv(torch.cat([x, skip], dim=1))
 
 
+class CellTypeMasks(nn.Module):
+    """Segmentation logits (N, 4, H, W) -> cell-type masks (N, 3, H, W), background dropped.
+
+    The value is the one-hot argmax (exactly 0 on background, 1 on each predicted cell);
+    the gradient is the softmax's (straight-through), so the layer stays differentiable.
+    Soft probabilities would not do for Grad-CAM: a briefly trained U-Net leaves 5-25%
+    probability on background pixels, which cover most of the image.
+    """
+
+    def forward(self, logits: torch.Tensor) -> torch.Tensor:
+        soft = logits.softmax(dim=1)
+        hard = F.one_hot(soft.argmax(dim=1), soft.shape[1]).permute(0, 3, 1, 2).to(soft.dtype)
+        return (hard + soft - soft.detach())[:, 1:]
+
+
 class UNetEncoder(SegmentationEncoder):
     """U-Net with ``depth`` down-sampling steps starting at ``base_channels`` channels."""
 
@@ -58,14 +76,13 @@ class UNetEncoder(SegmentationEncoder):
         self.down = nn.ModuleList(DoubleConv(widths[i], widths[i + 1]) for i in range(depth))
         self.up = nn.ModuleList(UpBlock(widths[i + 1], widths[i], widths[i]) for i in reversed(range(depth)))
         self.classifier = nn.Conv2d(widths[0], self.n_classes, 1)
-        self.out_dim = widths[-1] + (widths[0] if decoder_tokens else 0)
+        self.cell_masks = CellTypeMasks()
+        self.out_dim = widths[-1] + (self.n_classes - 1 if decoder_tokens else 0)
 
     @property
     def cam_layer(self) -> nn.Module:
         """The block Grad-CAM reads (a property, so that it is not registered twice in the state dict)."""
-        if self.decoder_tokens and self.depth:
-            return self.up[-1]
-        return self.down[-1] if self.depth else self.stem
+        return self.cell_masks if self.decoder_tokens else self.down[-1]
 
     def _encode(self, images: torch.Tensor) -> list[torch.Tensor]:
         features = [self.stem(images)]
@@ -91,7 +108,7 @@ class UNetEncoder(SegmentationEncoder):
         features = self._encode(images)
         tokens = [features[-1].mean(dim=(2, 3))]
         if self.decoder_tokens:
-            tokens.append(self._decode(features).mean(dim=(2, 3)))
+            tokens.append(self.cell_masks(self.classifier(self._decode(features))).mean(dim=(2, 3)))
         return torch.cat(tokens, dim=1)
 
     def extra_repr(self) -> str:

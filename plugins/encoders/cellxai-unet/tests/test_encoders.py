@@ -10,7 +10,7 @@ from cellxai_unet.unet import UNetEncoder
 TINY = dict(base_channels=4, depth=2)
 
 
-@pytest.mark.parametrize("decoder_tokens, out_dim, cam_hw", [(True, 16 + 4, (37, 45)), (False, 16, (9, 11))])
+@pytest.mark.parametrize("decoder_tokens, out_dim, cam_hw", [(True, 16 + 3, (37, 45)), (False, 16, (9, 11))])
 def test_unet_shapes_on_odd_sizes_and_cam_layer(decoder_tokens, out_dim, cam_hw):
     model = UNetEncoder(in_channels=3, decoder_tokens=decoder_tokens, **TINY)
     x = torch.rand(2, 3, 37, 45)
@@ -131,3 +131,15 @@ def test_pretrain_on_truth_reads_the_masks(wells_factory, context_of, monkeypatc
     metrics = model.pretrain(context_of(ds))
     assert "seg_dc_cancer" in metrics
     assert len(calls) == 1  # only to score the pseudo-labels on the held-out well, not to train
+
+
+def test_cell_type_masks_are_hard_in_value_and_soft_in_gradient():
+    from cellxai_unet.unet import CellTypeMasks
+
+    logits = torch.randn(2, 4, 5, 5, requires_grad=True)
+    masks = CellTypeMasks()(logits)
+    assert masks.shape == (2, 3, 5, 5)
+    expected = torch.nn.functional.one_hot(logits.argmax(1), 4).permute(0, 3, 1, 2)[:, 1:].float()
+    assert torch.allclose(masks, expected, atol=1e-6)
+    masks.sum().backward()
+    assert logits.grad.abs().sum() > 0

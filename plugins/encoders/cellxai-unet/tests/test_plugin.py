@@ -14,7 +14,7 @@ def test_registers_encoders_and_fusion():
         assert {"unet", "resnet18", "resnet34"} <= set(reg.names("encoder"))
         assert reg.names("fusion") == ["temporal-attention"]
         encoder = load_component("encoder", "unet", registry=reg, base_channels=4, depth=2, in_channels=3)
-        assert encoder.out_dim == 16 + 4
+        assert encoder.out_dim == 16 + 3
         fusion = load_component("fusion", "temporal-attention", registry=reg, token_dim=20, side_dim=18, set_size=5)
         assert fusion.out_dim == 3 + 15
         with pytest.raises(ConfigError, match="divisible"):
