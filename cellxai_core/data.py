@@ -57,6 +57,8 @@ class Dataset(Protocol):
     ``classes`` lists class names when samples carry ``truth["class"]``.
     Optional ``set_labels`` names the positions of the set axis (days, frames, or the
     stains of isolated channels, whose ``channels`` is then a single "intensity").
+    Optional ``describe(i) -> (id, meta, scalar truth)`` answers without reading the
+    images, so the pipeline's load stage stays cheap for generated or large data.
     """
 
     channels: tuple[str, ...]

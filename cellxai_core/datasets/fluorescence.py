@@ -62,6 +62,11 @@ class SyntheticFluorescence:
         flip = np.random.default_rng(np.random.SeedSequence([self.seed, pair, 0xC1A5])).integers(0, 2)
         return self.classes[int(slot ^ flip)]
 
+    def describe(self, index: int) -> tuple[str, dict, dict]:
+        """(id, meta, scalar truth) of cell ``index`` without drawing it (the pipeline's load stage)."""
+        index = check_index(index, self.n_cells)
+        return sample_id("cell", index, self.n_cells), {"cell": index}, {"class": self.label(index)}
+
     def __getitem__(self, index: int) -> Sample:
         index = check_index(index, self.n_cells)
         name = self.label(index)

@@ -70,6 +70,11 @@ class SyntheticMicrowell:
         rng = self._rng(check_index(index, self.n_wells))
         return planted_counts(PROGRAMS[self.program(index)], rng, self.days, self.trend)
 
+    def describe(self, index: int) -> tuple[str, dict, dict]:
+        """(id, meta, scalar truth) of well ``index`` without drawing it (the pipeline's load stage)."""
+        index = check_index(index, self.n_wells)
+        return sample_id("well", index, self.n_wells), {"well": index}, {"program": self.program(index)}
+
     def _rng(self, index: int) -> np.random.Generator:
         return np.random.default_rng(np.random.SeedSequence([self.seed, index]))
 
