@@ -109,11 +109,10 @@ def fit_fusion(fusion: Any, tokens: np.ndarray, side: np.ndarray | None, roles: 
     with torch.no_grad():
         z = torch.cat([fusion.latent(tok[i : i + 1024], sd[i : i + 1024]) for i in range(0, n, 1024)])
         density, trend = fusion.heads_of(z)
-    metrics = {
-        "fusion_loss_first": float(np.mean(losses[: max(1, len(losses) // 20)])) if losses else float("nan"),
-        "fusion_loss_last": float(np.mean(losses[-max(1, len(losses) // 20) :])) if losses else float("nan"),
-        "fusion_r2_density": _r2(density.flatten(1), density_target.flatten(1)),
-    }
+    metrics = {"fusion_r2_density": _r2(density.flatten(1), density_target.flatten(1))}
+    if losses:
+        tail = max(1, len(losses) // 20)
+        metrics.update(fusion_loss_first=float(np.mean(losses[:tail])), fusion_loss_last=float(np.mean(losses[-tail:])))
     if trend_target is not None:
         metrics["fusion_r2_trend"] = _r2(trend, trend_target)
     return metrics
