@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import os
 from pathlib import Path
@@ -12,6 +13,7 @@ import numpy as np
 
 from .context import RunContext
 from .data import chunks, dataset_classes, load_batch, meta_keys, set_labels, truth_keys
+from .store import PARTIAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import Pipeline
@@ -228,8 +230,31 @@ def classify(pipe: "Pipeline", ctx: RunContext, holder: dict) -> None:
     holder.pop("model", None)
 
 
+def _made_by(explainer: Any, device: str) -> str:
+    """What an explainer's results depend on besides the finished run: its class, params and the device."""
+    params = getattr(explainer, "params", None)
+    params = params.model_dump(mode="json") if hasattr(params, "model_dump") else params
+    kind = f"{type(explainer).__module__}.{type(explainer).__qualname__}"
+    return json.dumps({"explainer": kind, "params": params, "device": str(device)}, sort_keys=True, default=repr)
+
+
 def explain(pipe: "Pipeline", ctx: RunContext, name: str, explainer: Any, holder: dict) -> None:
-    w = ctx.store.writer(f"explain:{name}", f"explanations/{name}")
+    """One explainer into ``explanations/<name>``; an explainer that marks chunks done resumes.
+
+    Partial work (``_partial/explain.<name>`` and the chunk marks in ``progress/explain.<name>``)
+    is kept only when it was made by the same explainer with the same params on the same
+    device; otherwise (e.g. left by a killed ``cellxai explain`` with other params) it is
+    dropped and the explainer starts over. An explainer that writes whole arrays simply
+    overwrites the kept partial arrays (same params: same shapes and values).
+    """
+    stage = f"explain:{name}"
+    key = stage.replace(":", ".")
+    partial, made_by = f"{PARTIAL}/{key}", _made_by(explainer, ctx.device)
+    if not ctx.store.has(partial) or ctx.store.attrs(partial).get("made_by") != made_by:
+        ctx.store.remove(partial)
+        ctx.store.remove(f"progress/{key}")
+        ctx.store.set_attrs(partial, made_by=made_by)
+    w = ctx.store.writer(stage, f"explanations/{name}", keep_partial=True)
     explainer.run(ctx, w)
     w.commit()
 

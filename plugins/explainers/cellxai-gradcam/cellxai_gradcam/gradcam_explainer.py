@@ -4,6 +4,12 @@ Task cluster (microwell paper §3.3): a linear head is trained on the frozen fus
 features with the cluster ids as pseudo-labels; each sample is explained w.r.t. its
 own cluster through encoder -> fusion -> head. Task classify: w.r.t. the predicted
 (or the true) class through the trained classifier.
+
+Resumable: ``maps``, ``targets`` and ``target_prob`` are written one chunk of samples at a
+time (a chunk is the maps array's chunk rows, ``batch_size`` samples) and each finished
+chunk is marked in ``progress/<stage>`` (removed when it finishes). A resumed run skips the
+marked chunks and explains the rest with the head stored in the partial ``head_weight`` /
+``head_bias``: it ends with the arrays and attrs of an uninterrupted run.
 """
 
 from __future__ import annotations
@@ -13,12 +19,13 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from cellxai_core.data import chunks, load_batch
 from cellxai_core.errors import ConfigError, DataError
 
 from .cam import grad_cam
 from .evaluate import PrefixedWriter, measure_faithfulness
 from .head import train_linear_head
-from .modeling import class_names, resolve_layer, side_tensor, with_head
+from .modeling import class_names, head_from_arrays, resolve_layer, side_tensor, with_head
 from .params import GradCAMParams
 
 
@@ -46,7 +53,23 @@ class GradCAMExplainer:
     def __init__(self, **params: Any) -> None:
         self.params = GradCAMParams(**params)
 
-    def _model_and_targets(self, ctx: Any, out: Any, seed: int) -> tuple[Any, np.ndarray | None, list[str]]:
+    def _head(self, ctx: Any, out: Any, labels: np.ndarray, device: torch.device, seed: int, stored: bool) -> tuple[Any, dict]:
+        """The linear head (task cluster): trained and written, or, when chunks were already explained, the stored one."""
+        p = self.params
+        fused = ctx.store.read("features/fused")
+        if stored:  # written before the first chunk was marked done
+            k, d = len(np.unique(labels[labels >= 0])), fused.shape[1]
+            weight = out.create_array("head_weight", (k, d), "float32", chunks=(k, d))
+            bias = out.create_array("head_bias", (k,), "float32", chunks=(k,))
+            return head_from_arrays(weight[...], bias[...], device), dict(weight.attrs["head"])
+        head, metrics = train_linear_head(fused, labels, device=device, seed=seed, max_iter=p.head_max_iter, weight_decay=p.head_weight_decay)
+        for name, value in (("head_weight", head.weight), ("head_bias", head.bias)):
+            arr = value.detach().cpu().numpy().astype(np.float32)
+            attrs = {"head": metrics} if name == "head_weight" else None
+            out.create_array(name, arr.shape, "float32", chunks=arr.shape, attrs=attrs)[...] = arr
+        return head, metrics
+
+    def _model_and_targets(self, ctx: Any, out: Any, seed: int, resume: bool) -> tuple[Any, np.ndarray | None, list[str]]:
         """The explained model, a target per sample (None: the model's top class) and output names."""
         p = self.params
         base = ctx.model()
@@ -55,14 +78,8 @@ class GradCAMExplainer:
             if p.target == "true_class":
                 raise ConfigError("gradcam: target true_class applies to task classify only; use auto or predicted")
             labels = ctx.labels()
-            head, metrics = train_linear_head(
-                ctx.store.read("features/fused"), labels, device=device, seed=seed,
-                max_iter=p.head_max_iter, weight_decay=p.head_weight_decay,
-            )
+            head, metrics = self._head(ctx, out, labels, device, seed, resume)
             classes = metrics["classes"]
-            for name, value in (("head_weight", head.weight), ("head_bias", head.bias)):
-                arr = value.detach().cpu().numpy().astype(np.float32)
-                out.create_array(name, arr.shape, "float32", chunks=arr.shape)[...] = arr
             out.attrs["head"] = {**metrics, "trained_on": "features/fused, cluster labels as pseudo-labels"}
             names = [f"cluster {c}" for c in classes]
             if p.target == "predicted":
@@ -81,20 +98,27 @@ class GradCAMExplainer:
     def run(self, ctx: Any, out: Any) -> None:
         p = self.params
         seed = ctx.seed if p.seed is None else p.seed
-        model, targets, names = self._model_and_targets(ctx, out, seed)
-        layer_name, layer = resolve_layer(model, p.layer)
-        device = next(model.parameters()).device
         n = len(ctx.dataset)
         set_size, (height, width) = ctx.dataset.set_size, tuple(ctx.dataset.image_size)
-        rows = min(p.batch_size, n)
+        rows, stage = max(min(p.batch_size, n), 1), getattr(out, "stage", "explain:gradcam")
         maps = out.create_array("maps", (n, set_size, height, width), "float16", chunks=(rows, set_size, height, width))
-        explained = out.create_array("targets", (n,), "int64", chunks=(n,))
-        probs = out.create_array("target_prob", (n,), "float32", chunks=(n,))
-        all_targets = np.zeros(n, dtype=np.int64)
-        all_probs = np.zeros(n, dtype=np.float32)
-        empty = 0  # images whose map is 0 everywhere (no positive evidence at the layer)
-        with ctx.progress(total=n, description="gradcam") as bar:
-            for idx, images in ctx.iter_batches(p.batch_size):
+        done = ctx.store.progress(stage, -(-n // rows))
+        if done.done().any() and maps.nchunks_initialized == 0:  # new partial arrays: the marks are another attempt's
+            ctx.store.remove(done.path)
+            done = ctx.store.progress(stage, -(-n // rows))
+        finished = done.done()
+        model, targets, names = self._model_and_targets(ctx, out, seed, resume=bool(finished.any()))
+        layer_name, layer = resolve_layer(model, p.layer)
+        device = next(model.parameters()).device
+        explained = out.create_array("targets", (n,), "int64", chunks=(rows,))
+        probs = out.create_array("target_prob", (n,), "float32", chunks=(rows,))
+        resumed = int(sum(min(rows, n - c * rows) for c in np.flatnonzero(finished)))
+        with ctx.progress(total=n, description="gradcam", completed=resumed) as bar:
+            for c, (start, stop) in enumerate(chunks(n, rows)):
+                if finished[c]:
+                    continue
+                idx = np.arange(start, stop)
+                _, images = load_batch(ctx.dataset, idx)
                 x = torch.from_numpy(images).to(device)
                 if x.shape[1:2] + x.shape[-2:] != (set_size, height, width):
                     raise DataError(f"gradcam: sample batch of shape {tuple(x.shape)} does not match the dataset's set size / image size")
@@ -107,13 +131,14 @@ class GradCAMExplainer:
                 batch_maps, logits = grad_cam(model, layer, x, t, forward_kwargs=kwargs, return_logits=True)
                 chosen = logits.argmax(dim=1) if t is None else t
                 prob = torch.softmax(logits.float(), dim=1).gather(1, chosen[:, None])[:, 0]
-                maps[idx[0]: idx[-1] + 1] = batch_maps.clamp(0, 1).half().cpu().numpy()
-                empty += int((batch_maps.flatten(2).amax(dim=2) <= 0).sum())
-                all_targets[idx] = chosen.cpu().numpy()
-                all_probs[idx] = prob.cpu().numpy()
+                maps[start:stop] = batch_maps.clamp(0, 1).half().cpu().numpy()
+                explained[start:stop] = chosen.cpu().numpy()
+                probs[start:stop] = prob.cpu().numpy()
+                done.mark(c)
                 bar.advance(len(idx))
-        explained[...] = all_targets
-        probs[...] = all_probs
+        all_targets, all_probs = np.asarray(explained[...]), np.asarray(probs[...])
+        # from the stored maps, chunk by chunk: the same after a resume; images that are 0 everywhere
+        empty = sum(int((np.asarray(maps[a:b]).reshape(b - a, set_size, -1).max(axis=2) <= 0).sum()) for a, b in chunks(n, rows))
         out.attrs.update(
             layer=layer_name,
             target=p.target if p.target != "auto" else ("own cluster" if ctx.task == "cluster" else "predicted class"),
@@ -125,3 +150,4 @@ class GradCAMExplainer:
         if p.faithfulness:
             summary = measure_faithfulness(ctx, model, layer_name, maps, all_targets, p, PrefixedWriter(out, "faithfulness"))
             out.attrs["faithfulness"] = summary
+        ctx.store.remove(done.path)  # finished: the marks must not outlive this attempt's partial arrays
