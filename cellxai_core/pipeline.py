@@ -1,8 +1,9 @@
 """The pipeline: load -> pretrain -> encode -> fuse -> cluster | classify -> explain.
 
 Each stage records its status in the store; a stage that is done is skipped on
-``--resume``, and encode also resumes per chunk of samples. Every stage re-seeds
-from the run seed, so an interrupted and resumed run equals an uninterrupted one.
+``--resume``, and encode and the gradcam explainer also resume per chunk of samples.
+Every stage re-seeds from the run seed, so an interrupted and resumed run equals an
+uninterrupted one.
 """
 
 from __future__ import annotations

@@ -100,6 +100,11 @@ class RunStore:
         shutil.rmtree(self.path / path, ignore_errors=True)
 
 
+def progress_path(stage: str) -> str:
+    """Where the chunk marks of a stage live."""
+    return f"progress/{stage.replace(':', '.')}"
+
+
 class StageWriter:
     """Creates arrays under ``_partial/<stage>/<prefix>`` and publishes them on commit."""
 
@@ -110,9 +115,11 @@ class StageWriter:
         self.attrs: dict[str, Any] = {}
         self.group_attrs: dict[str, dict[str, Any]] = {}
         self._partial_root = f"{PARTIAL}/{stage.replace(':', '.')}"
+        self._progress = progress_path(stage)
         self._arrays: list[str] = []
-        if not keep_partial:
+        if not keep_partial:  # chunk marks never outlive the partial work they describe
             store.remove(self._partial_root)
+            store.remove(self._progress)
 
     def _full(self, path: str) -> str:
         return f"{self.prefix}/{path}".strip("/") if self.prefix else path.strip("/")
@@ -162,7 +169,12 @@ class StageWriter:
             arr[...] = data
 
     def commit(self) -> None:
-        """Publish every array of the stage at its final path, then the attributes."""
+        """Publish every array of the stage at its final path, then the attributes.
+
+        The chunk marks go first: a run killed half-way through publishing then redoes
+        the stage from its chunks instead of trusting marks whose arrays have moved.
+        """
+        self.store.remove(self._progress)
         for full in self._arrays:
             src = self.store.path / self._partial_root / full
             dst = self.store.path / full
@@ -189,7 +201,7 @@ class ChunkProgress:
     """Which chunks of a long stage are done, persisted in ``progress/<stage>``."""
 
     def __init__(self, store: RunStore, stage: str, n_chunks: int) -> None:
-        self.path = f"progress/{stage.replace(':', '.')}"
+        self.path = progress_path(stage)
         if store.has(self.path) and store.array(self.path).shape == (n_chunks,):
             self.array = store.array(self.path)
         else:
