@@ -39,6 +39,11 @@ class PipelineConfig(BaseModel):
     task: Literal["cluster", "classify"] = "cluster"
     batch_size: int = Field(16, ge=1, description="samples per batch in encode / explain")
     chunk_size: int = Field(64, ge=1, description="samples per resumable chunk of the encode stage")
+    threads: int | None = Field(
+        None, ge=1,
+        description="CPU threads torch uses (default: torch's own choice, one per core); 1 is often faster on a "
+        "busy machine. Results are reproducible for the same seed, device and thread count",
+    )
     dataset: ComponentSpec
     encoder: ComponentSpec
     fusion: ComponentSpec

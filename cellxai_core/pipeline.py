@@ -186,6 +186,15 @@ def _resolved_device(device: str) -> str:
     return str(resolve_device(device))
 
 
+def _set_threads(threads: int | None) -> int:
+    """Apply the config's ``threads`` to torch (for this process) and return the count in use."""
+    import torch
+
+    if threads is not None:
+        torch.set_num_threads(threads)
+    return torch.get_num_threads()
+
+
 def run(
     source: str | Path | Mapping[str, Any],
     out: str | Path,
@@ -222,7 +231,7 @@ def run(
     store = RunStore(out / STORE)
     if not resuming:
         store.set_attrs(config=resolved, plugins=versions, stages={})
-    store.set_attrs(status="running", device_used=pipe.device)
+    store.set_attrs(status="running", device_used=pipe.device, threads_used=_set_threads(cfg.threads))
     (out / "results.csv").unlink(missing_ok=True)
     try:
         pipe.run(dataset, store)
@@ -259,6 +268,7 @@ def explain_run(run_dir: str | Path, name: str, params: Mapping[str, Any] | None
     opened = open_run(run_dir)
     cfg, params_by_path = load_config(opened.config, registry=registry)
     pipe = Pipeline(cfg, params_by_path, Path(run_dir), registry, _resolved_device(cfg.device))
+    _set_threads(cfg.threads)
     dataset = pipe.build("dataset", "dataset")
     store = RunStore(Path(run_dir) / STORE)
     ctx = RunContext(

@@ -128,3 +128,18 @@ def test_api_load_component_and_dataset(registry):
     assert enc(torch.zeros(2, 2, 16, 16)).shape == (2, 5)
     with pytest.raises(cx.ConfigError, match="unknown parameter 'wdth'"):
         cx.load_component("encoder", "test-conv", wdth=5, in_channels=2)
+
+
+def test_threads_setting_is_applied_and_recorded(registry, tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        run = cx.run(core_plugin.PIPELINE, out=tmp_path / "t", overrides=["threads=1"])
+        assert torch.get_num_threads() == 1
+        assert run.store.attrs()["threads_used"] == 1
+        assert run.config["threads"] == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(cx.ConfigError, match="threads"):
+        cx.run(core_plugin.PIPELINE, out=tmp_path / "u", overrides=["threads=0"])
