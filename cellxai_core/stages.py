@@ -13,7 +13,6 @@ import numpy as np
 
 from .context import RunContext
 from .data import chunks, dataset_classes, load_batch, meta_keys, set_labels, truth_keys
-from .store import PARTIAL
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pipeline import Pipeline
@@ -241,20 +240,13 @@ def _made_by(explainer: Any, device: str) -> str:
 def explain(pipe: "Pipeline", ctx: RunContext, name: str, explainer: Any, holder: dict) -> None:
     """One explainer into ``explanations/<name>``; an explainer that marks chunks done resumes.
 
-    Partial work (``_partial/explain.<name>`` and the chunk marks in ``progress/explain.<name>``)
-    is kept only when it was made by the same explainer with the same params on the same
-    device; otherwise (e.g. left by a killed ``cellxai explain`` with other params) it is
-    dropped and the explainer starts over. An explainer that writes whole arrays simply
-    overwrites the kept partial arrays (same params: same shapes and values).
+    Partial work (``_partial/explain.<name>`` and its chunk marks) is kept only when the
+    same explainer made it with the same params on the same device; otherwise (e.g. left
+    by a killed ``cellxai explain`` with other params) the explainer starts over. An
+    explainer that writes whole arrays simply overwrites the kept partial arrays.
     """
-    stage = f"explain:{name}"
-    key = stage.replace(":", ".")
-    partial, made_by = f"{PARTIAL}/{key}", _made_by(explainer, ctx.device)
-    if not ctx.store.has(partial) or ctx.store.attrs(partial).get("made_by") != made_by:
-        ctx.store.remove(partial)
-        ctx.store.remove(f"progress/{key}")
-        ctx.store.set_attrs(partial, made_by=made_by)
-    w = ctx.store.writer(stage, f"explanations/{name}", keep_partial=True)
+    made_by = _made_by(explainer, ctx.device)
+    w = ctx.store.writer(f"explain:{name}", f"explanations/{name}", keep_partial=True, made_by=made_by)
     explainer.run(ctx, w)
     w.commit()
 

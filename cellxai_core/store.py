@@ -89,9 +89,9 @@ class RunStore:
         stages[stage] = entry
         self.set_attrs(stages=stages)
 
-    def writer(self, stage: str, prefix: str = "", *, keep_partial: bool = False) -> "StageWriter":
-        """A writer for one stage; with ``keep_partial`` earlier partial work is kept (resume)."""
-        return StageWriter(self, stage, prefix, keep_partial=keep_partial)
+    def writer(self, stage: str, prefix: str = "", *, keep_partial: bool = False, made_by: str | None = None) -> "StageWriter":
+        """A writer for one stage; with ``keep_partial`` earlier partial work (of the same ``made_by``) is kept."""
+        return StageWriter(self, stage, prefix, keep_partial=keep_partial, made_by=made_by)
 
     def progress(self, stage: str, n_chunks: int) -> "ChunkProgress":
         return ChunkProgress(self, stage, n_chunks)
@@ -108,7 +108,10 @@ def progress_path(stage: str) -> str:
 class StageWriter:
     """Creates arrays under ``_partial/<stage>/<prefix>`` and publishes them on commit."""
 
-    def __init__(self, store: RunStore, stage: str, prefix: str = "", *, keep_partial: bool = False) -> None:
+    def __init__(
+        self, store: RunStore, stage: str, prefix: str = "", *, keep_partial: bool = False, made_by: str | None = None
+    ) -> None:
+        """``made_by`` names what the partial work depends on (e.g. params): kept work made otherwise is dropped."""
         self.store = store
         self.stage = stage
         self.prefix = prefix.strip("/")
@@ -117,9 +120,14 @@ class StageWriter:
         self._partial_root = f"{PARTIAL}/{stage.replace(':', '.')}"
         self._progress = progress_path(stage)
         self._arrays: list[str] = []
-        if not keep_partial:  # chunk marks never outlive the partial work they describe
+        stale = made_by is not None and (
+            not store.has(self._partial_root) or store.attrs(self._partial_root).get("made_by") != made_by
+        )
+        if not keep_partial or stale:  # chunk marks never outlive the partial work they describe
             store.remove(self._partial_root)
             store.remove(self._progress)
+        if made_by is not None:
+            store.set_attrs(self._partial_root, made_by=made_by)
 
     def _full(self, path: str) -> str:
         return f"{self.prefix}/{path}".strip("/") if self.prefix else path.strip("/")

@@ -39,3 +39,16 @@ def test_commit_drops_the_marks_before_publishing(tmp_path):
     again = store.writer("encode", "features", keep_partial=True)
     assert again.create_array("tokens", (4, 2), "float32", chunks=(2, 2))[...].sum() == 0
     assert store.progress("encode", 2).done().tolist() == [False, False]
+
+
+def test_partial_work_made_otherwise_is_dropped(tmp_path):
+    store = RunStore(tmp_path / "store.zarr")
+    w = store.writer("explain:x", "explanations/x", keep_partial=True, made_by="params a")
+    w.create_array("maps", (4,), "float32", chunks=(2,))[0:2] = 1.0
+    store.progress("explain:x", 2).mark(0)
+    same = store.writer("explain:x", "explanations/x", keep_partial=True, made_by="params a")
+    assert same.create_array("maps", (4,), "float32", chunks=(2,))[...].sum() == 2
+    assert store.progress("explain:x", 2).done().tolist() == [True, False]
+    other = store.writer("explain:x", "explanations/x", keep_partial=True, made_by="params b")
+    assert other.create_array("maps", (4,), "float32", chunks=(2,))[...].sum() == 0
+    assert store.progress("explain:x", 2).done().tolist() == [False, False]

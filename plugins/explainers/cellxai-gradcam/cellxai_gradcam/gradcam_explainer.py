@@ -7,7 +7,8 @@ own cluster through encoder -> fusion -> head. Task classify: w.r.t. the predict
 
 Resumable: ``maps``, ``targets`` and ``target_prob`` are written one chunk of samples at a
 time (a chunk is the maps array's chunk rows, ``batch_size`` samples) and each finished
-chunk is marked in ``progress/<stage>`` (removed when it finishes). A resumed run skips the
+chunk is marked in ``progress/<stage>`` (the store drops the marks with the partial work and
+on commit). A resumed run skips the
 marked chunks and explains the rest with the head stored in the partial ``head_weight`` /
 ``head_bias``: it ends with the arrays and attrs of an uninterrupted run.
 """
@@ -103,9 +104,6 @@ class GradCAMExplainer:
         rows, stage = max(min(p.batch_size, n), 1), getattr(out, "stage", "explain:gradcam")
         maps = out.create_array("maps", (n, set_size, height, width), "float16", chunks=(rows, set_size, height, width))
         done = ctx.store.progress(stage, -(-n // rows))
-        if done.done().any() and maps.nchunks_initialized == 0:  # new partial arrays: the marks are another attempt's
-            ctx.store.remove(done.path)
-            done = ctx.store.progress(stage, -(-n // rows))
         finished = done.done()
         model, targets, names = self._model_and_targets(ctx, out, seed, resume=bool(finished.any()))
         layer_name, layer = resolve_layer(model, p.layer)
@@ -113,6 +111,8 @@ class GradCAMExplainer:
         explained = out.create_array("targets", (n,), "int64", chunks=(rows,))
         probs = out.create_array("target_prob", (n,), "float32", chunks=(rows,))
         resumed = int(sum(min(rows, n - c * rows) for c in np.flatnonzero(finished)))
+        # images whose map is 0 everywhere: counted as they are made, read back only for resumed chunks
+        empty = sum(self._empty(maps[a:b]) for c, (a, b) in enumerate(chunks(n, rows)) if finished[c])
         with ctx.progress(total=n, description="gradcam", completed=resumed) as bar:
             for c, (start, stop) in enumerate(chunks(n, rows)):
                 if finished[c]:
@@ -131,14 +131,14 @@ class GradCAMExplainer:
                 batch_maps, logits = grad_cam(model, layer, x, t, forward_kwargs=kwargs, return_logits=True)
                 chosen = logits.argmax(dim=1) if t is None else t
                 prob = torch.softmax(logits.float(), dim=1).gather(1, chosen[:, None])[:, 0]
-                maps[start:stop] = batch_maps.clamp(0, 1).half().cpu().numpy()
+                batch = batch_maps.clamp(0, 1).half().cpu().numpy()
+                maps[start:stop] = batch
+                empty += self._empty(batch)
                 explained[start:stop] = chosen.cpu().numpy()
                 probs[start:stop] = prob.cpu().numpy()
                 done.mark(c)
                 bar.advance(len(idx))
         all_targets, all_probs = np.asarray(explained[...]), np.asarray(probs[...])
-        # from the stored maps, chunk by chunk: the same after a resume; images that are 0 everywhere
-        empty = sum(int((np.asarray(maps[a:b]).reshape(b - a, set_size, -1).max(axis=2) <= 0).sum()) for a, b in chunks(n, rows))
         out.attrs.update(
             layer=layer_name,
             target=p.target if p.target != "auto" else ("own cluster" if ctx.task == "cluster" else "predicted class"),
@@ -150,4 +150,9 @@ class GradCAMExplainer:
         if p.faithfulness:
             summary = measure_faithfulness(ctx, model, layer_name, maps, all_targets, p, PrefixedWriter(out, "faithfulness"))
             out.attrs["faithfulness"] = summary
-        ctx.store.remove(done.path)  # finished: the marks must not outlive this attempt's partial arrays
+
+    @staticmethod
+    def _empty(maps: Any) -> int:
+        """How many images of (B, S, H, W) maps are 0 everywhere (no positive evidence at the layer)."""
+        maps = np.asarray(maps)
+        return int((maps.reshape(maps.shape[0], maps.shape[1], -1).max(axis=2) <= 0).sum())
