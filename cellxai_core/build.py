@@ -1,8 +1,9 @@
-"""Build components by name from the registry (DESIGN §8: ``load_component``, ``load_dataset``)."""
+"""Build components by name (DESIGN §8) and, for a run, from its validated pipeline file."""
 
 from __future__ import annotations
 
-from typing import Any
+import zlib
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -11,8 +12,16 @@ from .data import Dataset
 from .errors import ConfigError, DataError, UserError
 from .registry import Registry, get_registry
 
+if TYPE_CHECKING:  # pragma: no cover
+    from .config import PipelineConfig
+
 # What the pipeline passes besides the params, per kind (DESIGN §4).
 CONSTRUCTION_EXTRAS = {"encoder": ("in_channels",), "fusion": ("token_dim", "side_dim", "set_size")}
+
+
+def stage_seed(seed: int, stage: str) -> int:
+    """A per-stage seed, so a stage's randomness does not depend on earlier stages having run."""
+    return (seed * 1_000_003 + zlib.crc32(stage.encode())) % (2**31)
 
 
 def validated_params(kind: str, name: str, params: dict[str, Any], registry: Registry | None = None) -> BaseModel:
@@ -35,9 +44,9 @@ def construct(kind: str, name: str, params: BaseModel, registry: Registry | None
     kwargs.update(extra)
     try:
         return factory(**kwargs)
-    except (UserError, FileNotFoundError) as exc:
-        if isinstance(exc, UserError):
-            raise
+    except UserError:
+        raise
+    except FileNotFoundError as exc:
         raise DataError(f"{kind} '{name}': {exc}") from None
 
 
@@ -48,7 +57,6 @@ def load_component(kind: str, name: str, /, registry: Registry | None = None, **
     ``in_channels`` (encoders) and ``token_dim`` / ``side_dim`` / ``set_size`` (fusions)
     are passed to the constructor; everything else is validated by the Params model.
     """
-    reg = (registry or get_registry()).get(kind, name)
     extras = CONSTRUCTION_EXTRAS.get(kind, ())
     own = {k: v for k, v in params.items() if k not in extras}
     extra = {k: v for k, v in params.items() if k in extras}
@@ -58,3 +66,56 @@ def load_component(kind: str, name: str, /, registry: Registry | None = None, **
 def load_dataset(name: str, /, registry: Registry | None = None, **params: Any) -> Dataset:
     """Build a dataset by name: ``load_dataset("synthetic-microwell", n_wells=8, seed=0)``."""
     return load_component("dataset", name, registry=registry, **params)
+
+
+class Builder:
+    """Builds a run's components from its validated pipeline file, on its resolved device."""
+
+    def __init__(self, cfg: "PipelineConfig", params: dict[str, BaseModel], registry: Registry, device: str) -> None:
+        self.cfg, self.params, self.registry, self.device = cfg, params, registry, device
+
+    def import_targets(self) -> None:
+        """Import every component the pipeline uses, so a broken plugin fails before the first stage."""
+        for _, kind, spec in self.cfg.components():
+            self.registry.get(kind, spec.name).load()
+        self.registry.get("task", self.cfg.task).load()
+
+    def component(self, path: str, **extra: Any) -> Any:
+        """The component at a field path (``encoder``, ``explainers[1]``), with ``device`` from the run
+        where its params have one the file does not set."""
+        kind, spec = next((k, s) for p, k, s in self.cfg.components() if p == path)
+        params = self.params[path]
+        if "device" in type(params).model_fields and "device" not in spec.params:
+            params = params.model_copy(update={"device": self.device})
+        return construct(kind, spec.name, params, self.registry, **extra)
+
+    def dataset(self) -> Dataset:
+        dataset = self.component("dataset")
+        if len(dataset) == 0:
+            raise UserError(f"dataset '{self.cfg.dataset.name}' has no samples")
+        return dataset
+
+    def task(self) -> Any:
+        return construct("task", self.cfg.task, self.params["task"], self.registry)
+
+    def explainer(self, name: str, params: dict[str, Any]) -> Any:
+        """An explainer that is not in the pipeline file (``cellxai explain RUN NAME``)."""
+        checked = validated_params("explainer", name, params, self.registry)
+        if "device" in type(checked).model_fields and "device" not in params:
+            checked = checked.model_copy(update={"device": self.device})
+        return construct("explainer", name, checked, self.registry)
+
+    def new_model(self, dataset: Dataset, task: Any) -> Any:
+        """Encoder + fusion (+ the task's head and input transform), freshly initialised from the seed."""
+        import torch
+
+        from .model import SampleModel, seed_everything
+
+        seed_everything(stage_seed(self.cfg.seed, "model"))
+        encoder = self.component("encoder", in_channels=len(dataset.channels))
+        side_dim = len(getattr(encoder, "handcrafted_names", []) or []) if hasattr(encoder, "handcrafted") else 0
+        fusion = self.component("fusion", token_dim=encoder.out_dim, side_dim=side_dim, set_size=dataset.set_size)
+        n_out = task.head_size(dataset) if task is not None else None
+        head = torch.nn.Linear(fusion.out_dim, n_out) if n_out else None
+        transform = task.input_transform() if hasattr(task, "input_transform") else None
+        return SampleModel(encoder, fusion, head, transform)

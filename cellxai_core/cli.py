@@ -64,11 +64,30 @@ def validate(
     set_: List[str] = typer.Option([], "--set", help="override a setting: key.path=value"),
 ) -> None:
     """Check a pipeline file and every component's params without running it."""
+    from .build import Builder
     from .config import load_config
+    from .registry import get_registry
 
-    cfg, _ = load_config(pipeline, list(set_))
+    cfg, params = load_config(pipeline, list(set_))
+    Builder(cfg, params, get_registry(), cfg.device).import_targets()
     parts = [f"{kind} {spec.name}" for _, kind, spec in cfg.components()]
     typer.echo(f"{pipeline}: valid ({cfg.task}; {', '.join(parts)})")
+
+
+@app.command()
+def explain(
+    run_dir: Path = typer.Argument(..., help="a finished run directory"),
+    name: str = typer.Argument(..., help="explainer name (see `cellxai plugins list --kind explainer`)"),
+    set_: List[str] = typer.Option([], "--set", help="explainer parameter: key=value"),
+) -> None:
+    """Run one more explainer on a finished run."""
+    from .config import apply_overrides
+    from .pipeline import explain_run
+
+    attrs = explain_run(run_dir, name, apply_overrides({}, list(set_), "--set"))
+    typer.echo(f"{run_dir}: explanations/{name} written")
+    if attrs:
+        typer.echo(json.dumps(attrs, indent=2, default=str)[:4000])
 
 
 @app.command()
@@ -81,7 +100,7 @@ def schema(indent: int = typer.Option(2, help="JSON indentation")) -> None:
 
 @plugins_app.command("list")
 def plugins_list(
-    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="dataset | encoder | fusion | clusterer | explainer"),
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="dataset | encoder | fusion | clusterer | explainer | task | section"),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
 ) -> None:
     """List components with their kind, summary, distribution, version and status."""
@@ -122,23 +141,14 @@ def plugins_list(
     console.print(table)
 
 
-def _mount_optional() -> None:
-    """Sub-commands that live in their own core modules (datasets preview, compare, report)."""
-    try:
-        from .cli_datasets import datasets_app
-    except ImportError:
-        pass
-    else:
-        app.add_typer(datasets_app, name="datasets")
-    try:
-        from .cli_extra import register_commands
-    except ImportError:
-        pass
-    else:
-        register_commands(app)
+def _mount_plugin_commands() -> None:
+    """Commands the plugins add (``cellxai_commands``): report, export, evaluate, compare, datasets ..."""
+    from .registry import get_registry
+
+    get_registry().add_commands(app)
 
 
-_mount_optional()
+_mount_plugin_commands()
 
 
 def main(argv: list[str] | None = None) -> int:

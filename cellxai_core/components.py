@@ -92,3 +92,59 @@ class Explainer(Protocol):
     tasks: ClassVar[Sequence[str]]
 
     def run(self, ctx: "RunContext", out: "StageWriter") -> None: ...
+
+
+@runtime_checkable
+class Task(Protocol):
+    """What a run computes after the features. Built as ``Target(**params)``; its Params
+    fields are top-level sections of the pipeline file (``classify:``, ``quality:``).
+
+    Class attributes:
+    - ``trains_model``: True when ``run`` trains encoder + fusion + head itself (classify:
+      k-fold training); it then runs before encode, in place of pre-training, and saves the
+      kept model with ``ctx.save_model``. False: ``run`` works on ``features/fused`` after fuse.
+    - ``prefix: the store group it writes (``clusters``, ``predictions``; see ``schema``).
+
+    Registered with ``needs=("clusterer",)`` when the pipeline file must name those fields.
+    ``head_size(dataset)``: outputs of the model's head (classes), None for no head.
+    Optional ``input_transform()``: an unfitted torch module the saved model expects in front
+    of it (resampling, whitening); its fitted state is saved and restored with the weights.
+    ``run(ctx, out)`` writes the task's results through ``out`` (under ``prefix``).
+    ``columns(run) -> {name: (N,) values}``: its columns of ``results.csv``.
+    """
+
+    trains_model: ClassVar[bool]
+    prefix: ClassVar[str]
+
+    def head_size(self, dataset: Any) -> int | None: ...
+
+    def run(self, ctx: "RunContext", out: "StageWriter") -> None: ...
+
+    def columns(self, run: Any) -> dict[str, Any]: ...
+
+
+class ReportSection(Protocol):
+    """What a report section renderer fills: ``render(run, section)`` (``cellxai_report_sections``).
+
+    ``run`` is the opened :class:`cellxai_core.api.Run`. Text arguments are escaped by the
+    report; ``raw`` takes HTML the renderer escaped itself. ``figure`` takes a matplotlib
+    figure (closed after embedding). Every method returns the section, so calls chain.
+    """
+
+    def p(self, text: str, cls: str | None = None) -> "ReportSection": ...
+
+    def note(self, text: str) -> "ReportSection": ...
+
+    def h3(self, text: str, swatch: str | None = None) -> "ReportSection": ...
+
+    def figure(self, fig: Any, caption: str, alt: str | None = None, dpi: int = 100, fmt: str = "png") -> "ReportSection": ...
+
+    def table(
+        self, header: Sequence[str], rows: Any, caption: str | None = None, left: int | Sequence[int] = 1
+    ) -> "ReportSection": ...
+
+    def kv(self, pairs: Any) -> "ReportSection": ...
+
+    def pre(self, text: str) -> "ReportSection": ...
+
+    def raw(self, snippet: str) -> "ReportSection": ...

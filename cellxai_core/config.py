@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from .classify_config import ClassifySpec, UncertaintySpec
 from .errors import ConfigError, PluginError
 from .registry import Registry, get_registry
 
@@ -30,13 +29,14 @@ class ComponentSpec(BaseModel):
 
 
 class PipelineConfig(BaseModel):
-    """The whole pipeline file (DESIGN §5)."""
+    """The whole pipeline file (DESIGN §5). Keys not named here are the chosen task's sections,
+    validated by the task's own Params model (:func:`validate_params`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="allow")
 
     seed: int = Field(0, description="seeds python, numpy, torch and every component")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N (auto = CUDA when present)")
-    task: Literal["cluster", "classify"] = "cluster"
+    task: str = Field("cluster", description="cluster | classify, or any installed task (`cellxai plugins list --kind task`)")
     batch_size: int = Field(16, ge=1, description="samples per batch in encode / explain")
     chunk_size: int = Field(64, ge=1, description="samples per resumable chunk of the encode stage")
     threads: int | None = Field(
@@ -49,9 +49,6 @@ class PipelineConfig(BaseModel):
     fusion: ComponentSpec
     clusterer: ComponentSpec | None = None
     explainers: list[ComponentSpec] = Field(default_factory=list)
-    classify: ClassifySpec = Field(default_factory=ClassifySpec)
-    uncertainty: UncertaintySpec = Field(default_factory=UncertaintySpec)
-    quality: bool = Field(True, description="store silhouette / Davies-Bouldin / bootstrap stability")
     report: bool = Field(False, description="write report.html at the end of the run")
 
     @field_validator("device")
@@ -60,6 +57,10 @@ class PipelineConfig(BaseModel):
         if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
             return value
         raise ValueError("expected auto, cpu, cuda or cuda:N")
+
+    def task_sections(self) -> dict[str, Any]:
+        """The top-level keys that belong to the task (everything this model does not name)."""
+        return dict(self.model_extra or {})
 
     def components(self) -> list[tuple[str, str, ComponentSpec]]:
         """(field path, kind, spec) for every component in the file."""
@@ -149,6 +150,10 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | list[st
                 raise ConfigError(f"{source}: --set {key}: {'.'.join(parts[:depth + 1])} is not a mapping")
             node = node[part]
         last = parts[-1]
+        if last == "name" and isinstance(node, dict) and node.get("name") not in (None, value):
+            explicit = any(k.startswith(key[:-4] + "params") for k, _ in items)
+            if not explicit:  # another component: start from its own defaults, not the old one's params
+                node.pop("params", None)
         if isinstance(node, list):
             if not last.isdigit() or int(last) >= len(node):
                 raise ConfigError(f"{source}: --set {key}: no list item {last!r}")
@@ -186,9 +191,30 @@ def validate_params(
             out[path] = reg.params.model_validate(params)
         except ValidationError as exc:
             raise ConfigError(format_validation_error(source, exc, prefix=f"{path}.params")) from None
-    if cfg.task == "cluster" and cfg.clusterer is None:
-        raise ConfigError(f"{source}: clusterer: required when task is cluster")
+    out["task"] = _task_params(cfg, source, registry)
     return out
+
+
+def _task_params(cfg: PipelineConfig, source: str, registry: Registry) -> BaseModel:
+    """The chosen task's sections of the file, validated by its Params model; its ``needs`` checked."""
+    try:
+        reg = registry.get("task", cfg.task)
+    except PluginError as exc:
+        raise PluginError(f"{source}: task: {exc}") from None
+    sections = cfg.task_sections()
+    fields = reg.params.model_fields
+    unknown = sorted(set(sections) - set(fields))
+    if unknown:
+        owners = [t.name for t in registry.components("task") if unknown[0] in t.params.model_fields]
+        hint = f"; it belongs to task {owners[0]}" if owners else ""
+        raise ConfigError(f"{source}: {unknown[0]}: unknown key for task '{cfg.task}'{hint}")
+    for need in reg.options.get("needs", ()):
+        if getattr(cfg, need, None) is None:
+            raise ConfigError(f"{source}: {need}: required when task is {cfg.task}")
+    try:
+        return reg.params.model_validate(sections)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc)) from None
 
 
 def load_config(
@@ -212,6 +238,7 @@ def load_config(
 def resolved_config(cfg: PipelineConfig, params: dict[str, BaseModel]) -> dict[str, Any]:
     """The config with every component's params filled in with defaults (what config.yaml records)."""
     data = cfg.model_dump(mode="json")
+    data.update(params["task"].model_dump(mode="json"))
     for path, _, _ in cfg.components():
         full = params[path].model_dump(mode="json")
         if path.startswith("explainers["):
@@ -228,7 +255,17 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
     defs = schema.setdefault("$defs", {})
     kinds = {"dataset": "dataset", "encoder": "encoder", "fusion": "fusion", "clusterer": "clusterer"}
     choices: dict[str, list[dict[str, Any]]] = {k: [] for k in [*kinds.values(), "explainer"]}
+    props = schema["properties"]
     for reg in registry.components():
+        if reg.kind == "task":  # a task's Params fields are top-level sections of the file
+            sub = reg.params.model_json_schema(ref_template="#/$defs/task." + reg.name + ".{model}")
+            for key, value in sub.pop("$defs", {}).items():
+                defs[f"task.{reg.name}.{key}"] = value
+            for key, value in sub.get("properties", {}).items():
+                props.setdefault(key, {**value, "description": f"(task {reg.name}) " + value.get("description", "")})
+            continue
+        if reg.kind not in choices:
+            continue
         prefix = f"{reg.kind}.{reg.name}."
         sub = reg.params.model_json_schema(ref_template="#/$defs/" + prefix + "{model}")
         for key, value in sub.pop("$defs", {}).items():
@@ -242,7 +279,9 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
                 "additionalProperties": False,
             }
         )
-    props = schema["properties"]
+    tasks = [r.name for r in registry.components("task")]
+    if tasks:
+        props["task"] = {**props["task"], "enum": tasks}
     for field, kind in kinds.items():
         if choices[kind]:
             alt: list[dict[str, Any]] = list(choices[kind])
@@ -251,6 +290,7 @@ def json_schema(registry: Registry | None = None) -> dict[str, Any]:
             props[field] = {"anyOf": alt, "description": f"a registered {kind}"}
     if choices["explainer"]:
         props["explainers"] = {"type": "array", "items": {"anyOf": choices["explainer"]}}
+    schema["additionalProperties"] = False
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "cellxai pipeline"
     return schema

@@ -14,14 +14,17 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
+from . import schema
 from .data import Dataset, chunks, load_batch
 
 if TYPE_CHECKING:  # pragma: no cover
+    from .build import Builder
     from .config import PipelineConfig
     from .progress import Progress
     from .store import RunStore
 
 log = logging.getLogger("cellxai")
+WEIGHTS = "model.safetensors"
 
 
 class StageWriter(Protocol):
@@ -48,7 +51,13 @@ class StageWriter(Protocol):
 
 @dataclass
 class RunContext:
-    """The state of a run as the components see it."""
+    """The state of a run as the components see it: config, data, store, and the one model cache.
+
+    ``builder`` (a :class:`cellxai_core.build.Builder`) builds the run's components;
+    ``task_impl`` is the run's task object. Stages, tasks and explainers get the trained
+    model from :meth:`model`, a fresh one from :meth:`new_model`, and keep one with
+    :meth:`save_model`.
+    """
 
     config: "PipelineConfig"
     dataset: Dataset
@@ -57,16 +66,22 @@ class RunContext:
     device: str
     seed: int
     progress: Callable[..., "Progress"]
-    model_loader: Callable[[], Any] | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+    builder: "Builder | None" = None
+    task_impl: Any = None
+    loaded_model: Any = field(default=None, repr=False)
 
     @property
     def task(self) -> str:
-        return self.config.task
+        """The task's name (``cluster``, ``classify``)."""
+        return str(self.config.task)
 
     @property
     def n_samples(self) -> int:
         return len(self.dataset)
+
+    @property
+    def weights_path(self) -> Path:
+        return self.run_dir / WEIGHTS
 
     @classmethod
     def standalone(cls, dataset: Dataset, *, device: str = "cpu", seed: int = 0, batch_size: int = 16) -> "RunContext":
@@ -99,36 +114,52 @@ class RunContext:
 
     def truth(self, key: str) -> np.ndarray | None:
         """Scalar truth (``program``, ``class``) from the store, or None."""
-        path = f"samples/truth/{key}"
-        return self.store.read(path) if self.store.has(path) else None
+        return self.store.read(schema.truth(key)) if self.store.has(schema.truth(key)) else None
 
     # -- results of earlier stages ----------------------------------------------------
     def labels(self) -> np.ndarray:
         """The group of each sample: cluster labels (task cluster) or predicted class indices."""
-        if self.task == "cluster":
-            return self.store.read("clusters/labels").astype(np.int64)
-        return self.store.read("predictions/proba").argmax(axis=1).astype(np.int64)
+        found = schema.labels(self.store)
+        if found is None:
+            raise RuntimeError(f"task '{self.task}' has not written its labels")
+        return found
 
     def group_names(self) -> list[str]:
         """Display names of the groups returned by :meth:`labels` (cluster ids or class names)."""
-        if self.task == "cluster":
-            labels = self.labels()
-            return [f"cluster {k}" if k >= 0 else "noise" for k in sorted(set(labels.tolist()))]
-        return list(self.store.attrs("predictions/proba").get("classes", []))
+        return schema.group_names(self.store)
 
     def side_features(self, indices: Sequence[int] | None = None) -> np.ndarray | None:
         """The human-designed features (B, S, F) for ``indices``, or None."""
-        if not self.store.has("features/handcrafted"):
+        if not self.store.has(schema.HANDCRAFTED):
             return None
-        arr = self.store.array("features/handcrafted")
+        arr = self.store.array(schema.HANDCRAFTED)
         if indices is None:
             return np.asarray(arr[:])
         return np.asarray(arr.get_orthogonal_selection((np.asarray(indices),)))
 
+    # -- the model ------------------------------------------------------------------------
+    def new_model(self) -> Any:
+        """A freshly initialised :class:`cellxai_core.model.SampleModel` (with the task's head), on the device."""
+        if self.builder is None:
+            raise RuntimeError("this context has no builder: it cannot make models")
+        from .model import resolve_device
+
+        return self.builder.new_model(self.dataset, self.task_impl).to(resolve_device(self.device))
+
     def model(self) -> Any:
-        """The trained :class:`cellxai_core.model.SampleModel` (torch), on ``self.device``, eval mode."""
-        if self.model_loader is None:
-            raise RuntimeError("this run has no model")
-        if "model" not in self.extras:
-            self.extras["model"] = self.model_loader()
-        return self.extras["model"]
+        """The run's model: rebuilt and loaded from ``model.safetensors`` once, on the device, eval mode."""
+        if self.loaded_model is None:
+            from .model import load_weights
+
+            model = self.new_model()
+            load_weights(self.weights_path, model)
+            self.loaded_model = model.eval()
+        return self.loaded_model
+
+    def save_model(self, model: Any) -> None:
+        """Keep ``model`` as the run's model: written to ``model.safetensors``; later stages reload it
+        from the file, as a resumed run would."""
+        from .model import save_weights
+
+        save_weights(self.weights_path, model)
+        self.loaded_model = None

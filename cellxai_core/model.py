@@ -7,6 +7,8 @@ Grad-CAM and the classify task use :class:`SampleModel` on grouped inputs
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -34,21 +36,34 @@ def pooled_tokens(tokens: torch.Tensor, set_size: int) -> torch.Tensor:
 
 
 class SampleModel(nn.Module):
-    """encoder -> fusion -> head. Without a head, ``forward`` returns the fused vector."""
+    """[input transform ->] encoder -> fusion -> head. Without a head, ``forward`` returns the fused vector.
 
-    def __init__(self, encoder: nn.Module, fusion: nn.Module, head: nn.Module | None = None) -> None:
+    ``transform`` is what the task did to raw samples (B, S, C, H, W) before training
+    (resampling, diffusion, fitted whitening): it is part of the model, saved with its
+    weights, so encode and Grad-CAM feed raw dataset images and the model sees what it
+    was trained on.
+    """
+
+    def __init__(
+        self, encoder: nn.Module, fusion: nn.Module, head: nn.Module | None = None, transform: nn.Module | None = None
+    ) -> None:
         super().__init__()
         self.encoder = encoder
         self.fusion = fusion
         self.head = head
+        self.transform = transform
 
     @property
     def cam_layer(self) -> nn.Module:
         layer = self.encoder.cam_layer
         return getattr(self.encoder, layer) if isinstance(layer, str) else layer
 
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        """Raw samples (B, S, C, H, W) as the encoder was trained to see them."""
+        return images if self.transform is None else self.transform(images)
+
     def tokens(self, images: torch.Tensor) -> torch.Tensor:
-        return encode_grouped(self.encoder, images)
+        return encode_grouped(self.encoder, self.prepare(images))
 
     def fuse(self, images: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
         return self.fusion(self.tokens(images), side)
@@ -82,6 +97,9 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+MODEL_PARTS = ("encoder", "fusion", "head", "transform")
+
+
 def state_dict_for_save(modules: dict[str, Any]) -> dict[str, torch.Tensor]:
     """Flatten named modules into one contiguous CPU tensor dict for safetensors."""
     out: dict[str, torch.Tensor] = {}
@@ -91,3 +109,27 @@ def state_dict_for_save(modules: dict[str, Any]) -> dict[str, torch.Tensor]:
         for key, value in module.state_dict().items():
             out[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
     return out
+
+
+def save_weights(path: Path, model: SampleModel) -> None:
+    """Write the model's weights (transform included) with safetensors, atomically (tmp file, then rename)."""
+    from safetensors.torch import save_file
+
+    tensors = state_dict_for_save({part: getattr(model, part) for part in MODEL_PARTS})
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, str(tmp), metadata={"format": "cellxai"})
+    os.replace(tmp, path)
+
+
+def load_weights(path: Path, model: SampleModel) -> None:
+    """Load weights saved by :func:`save_weights` (no pickle); parts missing from the file keep their init."""
+    from safetensors.torch import load_file
+
+    if not path.exists():
+        return
+    tensors = load_file(str(path))
+    for prefix in MODEL_PARTS:
+        module = getattr(model, prefix)
+        part = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+        if module is not None and part:
+            module.load_state_dict(part)

@@ -1,9 +1,10 @@
-"""The pipeline: load -> pretrain -> encode -> fuse -> cluster | classify -> explain.
+"""The pipeline: load -> pretrain -> encode -> fuse -> task -> explain.
 
-Each stage records its status in the store; a stage that is done is skipped on
-``--resume``, and encode and the gradcam explainer also resume per chunk of samples.
-Every stage re-seeds from the run seed, so an interrupted and resumed run equals an
-uninterrupted one.
+A task that trains the whole model itself (classify's k-fold training) runs in place of
+pre-training, before encode. Each stage records its status in the store; a stage that is
+done is skipped on ``--resume``, and encode and the gradcam explainer also resume per
+chunk. Every stage re-seeds from the run seed, so an interrupted and resumed run equals
+an uninterrupted one. ``cellxai explain`` runs one more explainer through the same code.
 """
 
 from __future__ import annotations
@@ -11,15 +12,13 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-import zlib
 from pathlib import Path
 from typing import Any, Mapping
 
-import numpy as np
 import yaml
 
-from . import stages
-from .build import construct
+from . import schema, stages
+from .build import Builder, stage_seed, validated_params
 from .config import PipelineConfig, load_config, resolved_config
 from .context import RunContext
 from .errors import ConfigError, UserError
@@ -29,19 +28,6 @@ from .store import RunStore
 
 log = logging.getLogger("cellxai")
 STORE = "store.zarr"
-
-
-def stage_seed(seed: int, stage: str) -> int:
-    """A per-stage seed, so a stage's randomness does not depend on earlier stages having run."""
-    return (seed * 1_000_003 + zlib.crc32(stage.encode())) % (2**31)
-
-
-def _plugin_versions(cfg: PipelineConfig, registry: Registry) -> dict[str, str]:
-    out = {}
-    for _, kind, spec in cfg.components():
-        reg = registry.get(kind, spec.name)
-        out[reg.distribution] = reg.version
-    return out
 
 
 def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
@@ -64,8 +50,7 @@ def prepare_run_dir(out: Path, resolved: dict[str, Any], *, resume: bool, overwr
     """Check or clear the output directory; returns True when resuming an existing run."""
     if resume and overwrite:
         raise UserError("--resume and --overwrite exclude each other")
-    exists = out.exists() and any(out.iterdir())
-    if not exists:
+    if not (out.exists() and any(out.iterdir())):
         return False
     if overwrite:
         shutil.rmtree(out)
@@ -82,108 +67,54 @@ def prepare_run_dir(out: Path, resolved: dict[str, Any], *, resume: bool, overwr
     return True
 
 
-class Pipeline:
-    """One run of a pipeline file into a run directory."""
-
-    def __init__(self, cfg: PipelineConfig, params: dict, out: Path, registry: Registry, device: str) -> None:
-        self.cfg, self.params, self.out, self.registry = cfg, params, out, registry
-        self.device = device
-        self.timings: dict[str, float] = {}
-
-    # -- building ----------------------------------------------------------------------
-    def _extra_params(self, path: str, spec_params: Mapping[str, Any]) -> Any:
-        """The validated params with ``device`` injected from the run where not set explicitly."""
-        params = self.params[path]
-        if "device" in type(params).model_fields and "device" not in spec_params:
-            params = params.model_copy(update={"device": self.device})
-        return params
-
-    def build(self, path: str, kind: str, **extra: Any) -> Any:
-        spec = self.cfg.explainers[int(path[11:-1])] if path.startswith("explainers[") else getattr(self.cfg, path)
-        return construct(kind, spec.name, self._extra_params(path, spec.params), self.registry, **extra)
-
-    def build_model(self, dataset: Any, with_head: int | None = None) -> Any:
-        """Encoder + fusion (+ linear head) as one SampleModel, freshly initialised from the seed."""
-        from .model import SampleModel, seed_everything
-
-        seed_everything(stage_seed(self.cfg.seed, "model"))
-        in_channels = len(dataset.channels)
-        encoder = self.build("encoder", "encoder", in_channels=in_channels)
-        side_dim = len(getattr(encoder, "handcrafted_names", []) or []) if hasattr(encoder, "handcrafted") else 0
-        fusion = self.build("fusion", "fusion", token_dim=encoder.out_dim, side_dim=side_dim, set_size=dataset.set_size)
-        head = None
-        if with_head:
-            import torch
-
-            head = torch.nn.Linear(fusion.out_dim, with_head)
-        return SampleModel(encoder, fusion, head)
-
-    def explainers(self) -> list[tuple[str, str, Any]]:
-        """(name, path, explainer) in an order that honours each explainer's ``after``."""
-        built = []
-        for i, spec in enumerate(self.cfg.explainers):
-            path = f"explainers[{i}]"
-            explainer = self.build(path, "explainer")
-            tasks = tuple(getattr(explainer, "tasks", ("cluster", "classify")))
-            if self.cfg.task not in tasks:
-                raise ConfigError(f"{path}: explainer '{spec.name}' does not apply to task '{self.cfg.task}' (only {', '.join(tasks)})")
-            built.append((spec.name, path, explainer))
-        names = [n for n, _, _ in built]
-        for name, path, explainer in built:
-            for before in getattr(explainer, "after", ()):
-                if before not in names:
-                    raise ConfigError(f"{path}: explainer '{name}' needs '{before}' to run before it; add {{name: {before}}} to explainers")
-        ordered: list[tuple[str, str, Any]] = []
-        pending = list(built)
-        while pending:
-            for item in pending:
-                if all(b in [o[0] for o in ordered] for b in getattr(item[2], "after", ())):
-                    ordered.append(item)
-                    pending.remove(item)
-                    break
-            else:
-                raise ConfigError("explainers: circular 'after' dependencies: " + ", ".join(n for n, _, _ in pending))
-        return ordered
-
-    # -- running --------------------------------------------------------------------------
-    def run(self, dataset: Any, store: RunStore) -> None:
-        from .model import seed_everything
-
-        model_holder: dict[str, Any] = {}
-        ctx = RunContext(
-            config=self.cfg, dataset=dataset, store=store, run_dir=self.out,
-            device=self.device, seed=self.cfg.seed, progress=progress,
-            model_loader=lambda: stages.load_trained_model(self, dataset),
-        )
-        ordered_explainers = self.explainers()
-        plan = ["load"]
-        if self.cfg.task == "cluster":
-            plan += ["pretrain", "encode", "fuse", "cluster"]
-        else:
-            plan += ["classify", "encode", "fuse"]
-        plan += [f"explain:{name}" for name, _, _ in ordered_explainers]
-        by_name = {f"explain:{n}": e for n, _, e in ordered_explainers}
-        for stage in plan:
-            if store.stage_status(stage) == "done":
-                log.info("%s: done earlier, skipped", stage)
-                continue
-            seed_everything(stage_seed(self.cfg.seed, stage))
-            store.set_stage(stage, "running")
-            start = time.perf_counter()
-            if stage in by_name:
-                stages.explain(self, ctx, stage.split(":", 1)[1], by_name[stage], model_holder)
-            else:
-                getattr(stages, stage)(self, ctx, model_holder)
-            seconds = round(time.perf_counter() - start, 3)
-            store.set_stage(stage, "done", seconds=seconds)
-            ctx.extras.pop("model", None) if stage in ("classify", "fuse") else None
+def ordered_explainers(builder: Builder) -> list[tuple[str, Any]]:
+    """(name, explainer) of the pipeline file, in an order that honours each explainer's ``after``."""
+    cfg = builder.cfg
+    built = []
+    for i, spec in enumerate(cfg.explainers):
+        explainer = builder.component(f"explainers[{i}]")
+        tasks = tuple(getattr(explainer, "tasks", (cfg.task,)))
+        if cfg.task not in tasks:
+            raise ConfigError(f"explainers[{i}]: explainer '{spec.name}' does not apply to task '{cfg.task}' (only {', '.join(tasks)})")
+        missing = [b for b in getattr(explainer, "after", ()) if b not in [s.name for s in cfg.explainers]]
+        if missing:
+            raise ConfigError(f"explainers[{i}]: explainer '{spec.name}' needs '{missing[0]}' to run before it; add {{name: {missing[0]}}} to explainers")
+        built.append((spec.name, explainer))
+    ordered: list[tuple[str, Any]] = []
+    pending = list(built)
+    while pending:
+        ready = next((item for item in pending if all(b in [o[0] for o in ordered] for b in getattr(item[1], "after", ()))), None)
+        if ready is None:
+            raise ConfigError("explainers: circular 'after' dependencies: " + ", ".join(n for n, _ in pending))
+        ordered.append(ready)
+        pending.remove(ready)
+    return ordered
 
 
-def _resolved_device(device: str) -> str:
-    """``auto`` -> ``cuda`` or ``cpu``; a CUDA device without CUDA is the user's error."""
-    from .model import resolve_device
+def plan(ctx: RunContext, explainers: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """(stage name, callable) in run order; the task's stage is named after the task."""
+    def task_stage(c: RunContext) -> None:
+        stages.task(c)
 
-    return str(resolve_device(device))
+    steps: list[tuple[str, Any]] = [("load", stages.load)]
+    if ctx.task_impl.trains_model:
+        steps += [(ctx.task, task_stage), ("encode", stages.encode), ("fuse", stages.fuse)]
+    else:
+        steps += [("pretrain", stages.pretrain), ("encode", stages.encode), ("fuse", stages.fuse), (ctx.task, task_stage)]
+    for name, explainer in explainers:
+        steps.append((f"explain:{name}", lambda c, n=name, e=explainer: stages.explain(c, n, e)))
+    return steps
+
+
+def run_stage(ctx: RunContext, stage: str, work: Any, **info: Any) -> None:
+    """One stage: seeded from the run seed and the stage name, its status and seconds recorded."""
+    from .model import seed_everything
+
+    seed_everything(stage_seed(ctx.seed, stage))
+    ctx.store.set_stage(stage, "running")
+    start = time.perf_counter()
+    work(ctx)
+    ctx.store.set_stage(stage, "done", seconds=round(time.perf_counter() - start, 3), **info)
 
 
 def _set_threads(threads: int | None) -> int:
@@ -195,6 +126,19 @@ def _set_threads(threads: int | None) -> int:
     return torch.get_num_threads()
 
 
+def open_context(cfg: PipelineConfig, params: dict, out: Path, registry: Registry) -> RunContext:
+    """The run's context: the builder on the resolved device, the dataset, the store and the task."""
+    from .model import resolve_device
+
+    builder = Builder(cfg, params, registry, str(resolve_device(cfg.device)))
+    builder.import_targets()
+    dataset = builder.dataset()
+    return RunContext(
+        config=cfg, dataset=dataset, store=None, run_dir=out, device=builder.device,  # type: ignore[arg-type]
+        seed=cfg.seed, progress=progress, builder=builder, task_impl=builder.task(),
+    )
+
+
 def run(
     source: str | Path | Mapping[str, Any],
     out: str | Path,
@@ -204,38 +148,39 @@ def run(
     overwrite: bool = False,
     device: str | None = None,
     registry: Registry | None = None,
-) -> "Any":
+) -> Any:
     """Run a pipeline file (or mapping) into ``out``; returns the opened run."""
     from .api import open_run
 
     registry = registry or get_registry()
     overrides = dict(overrides) if isinstance(overrides, Mapping) else list(overrides or [])
     if device is not None:
-        if isinstance(overrides, dict):
-            overrides["device"] = device
-        else:
-            overrides.append(f"device={device}")
+        overrides = {**overrides, "device": device} if isinstance(overrides, dict) else [*overrides, f"device={device}"]
     cfg, params = load_config(source, overrides, registry)
     resolved = resolved_config(cfg, params)
     out = Path(out)
     resuming = prepare_run_dir(out, resolved, resume=resume, overwrite=overwrite)
-    pipe = Pipeline(cfg, params, out, registry, _resolved_device(cfg.device))
-    dataset = pipe.build("dataset", "dataset")
-    if len(dataset) == 0:
-        raise UserError(f"dataset '{cfg.dataset.name}' has no samples")
+    ctx = open_context(cfg, params, out, registry)
+    explainers = ordered_explainers(ctx.builder)  # type: ignore[arg-type]
     out.mkdir(parents=True, exist_ok=True)
-    versions = _plugin_versions(cfg, registry)
+    versions = {r.distribution: r.version for r in (registry.get(k, s.name) for _, k, s in cfg.components())}
+    task_reg = registry.get("task", cfg.task)
+    versions[task_reg.distribution] = task_reg.version
     (out / "config.yaml").write_text(
         yaml.safe_dump({"config": resolved, "plugins": versions, "seed": cfg.seed, "device": cfg.device}, sort_keys=False)
     )
-    store = RunStore(out / STORE)
+    ctx.store = store = RunStore(out / STORE)
     if not resuming:
         store.set_attrs(config=resolved, plugins=versions, stages={})
-    store.set_attrs(status="running", device_used=pipe.device, threads_used=_set_threads(cfg.threads))
-    (out / "results.csv").unlink(missing_ok=True)
+    store.set_attrs(status="running", device_used=ctx.device, threads_used=_set_threads(cfg.threads))
+    (out / stages.RESULTS).unlink(missing_ok=True)
     try:
-        pipe.run(dataset, store)
-        stages.write_results(pipe, store, dataset)
+        for stage, work in plan(ctx, explainers):
+            if store.stage_status(stage) == "done":
+                log.info("%s: done earlier, skipped", stage)
+                continue
+            run_stage(ctx, stage, work)
+        stages.write_results(ctx)
         store.remove("_partial")
         store.set_attrs(status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
     except KeyboardInterrupt:
@@ -245,52 +190,43 @@ def run(
         store.set_attrs(status="failed")
         raise
     if cfg.report:
-        try:
-            from .report import write_report
-        except ImportError:
-            log.warning("report: not available in this version")
-        else:
-            write_report(out)
+        _write_report(out, registry)
     return open_run(out)
 
 
-def explain_run(run_dir: str | Path, name: str, params: Mapping[str, Any] | None = None, *, registry: Registry | None = None) -> dict[str, Any]:
-    """Run one more explainer on a finished run (``cellxai evaluate`` / ``cellxai explain``).
+def _write_report(out: Path, registry: Registry) -> None:
+    """``report: true``: the report plugin's writer, found as the command ``report`` would find it."""
+    sections = [r for r in registry.components("section") if r.options.get("writer")]
+    if not sections:
+        log.warning("report: true, but no report plugin is installed (cellxai-report)")
+        return
+    sections[0].load(sections[0].options["writer"])(out)
 
-    The run's own config rebuilds the dataset and model; the explainer's results go to
-    ``explanations/<name>`` like those of the pipeline's explainers. Returns its attrs.
+
+def explain_run(
+    run_dir: str | Path, name: str, params: Mapping[str, Any] | None = None, *, registry: Registry | None = None
+) -> dict[str, Any]:
+    """Run one more explainer on a finished run (``cellxai explain`` / ``cellxai evaluate``).
+
+    The run's own resolved config rebuilds the context exactly as the pipeline does; the
+    explainer's results go to ``explanations/<name>``. Returns its attrs.
     """
     from .api import open_run
-    from .build import validated_params
-    from .model import seed_everything
 
     registry = registry or get_registry()
     opened = open_run(run_dir)
     cfg, params_by_path = load_config(opened.config, registry=registry)
-    pipe = Pipeline(cfg, params_by_path, Path(run_dir), registry, _resolved_device(cfg.device))
+    ctx = open_context(cfg, params_by_path, Path(run_dir), registry)
+    ctx.store = RunStore(Path(run_dir) / STORE)
     _set_threads(cfg.threads)
-    dataset = pipe.build("dataset", "dataset")
-    store = RunStore(Path(run_dir) / STORE)
-    ctx = RunContext(
-        config=cfg, dataset=dataset, store=store, run_dir=Path(run_dir), device=pipe.device,
-        seed=cfg.seed, progress=progress, model_loader=lambda: stages.load_trained_model(pipe, dataset),
-    )
     own = dict(params or {})
-    checked = validated_params("explainer", name, own, registry)
-    if "device" in type(checked).model_fields and "device" not in own:
-        checked = checked.model_copy(update={"device": cfg.device})
-    explainer = construct("explainer", name, checked, registry)
-    if cfg.task not in tuple(getattr(explainer, "tasks", ("cluster", "classify"))):
+    checked = validated_params("explainer", name, own, registry).model_dump(mode="json")
+    explainer = ctx.builder.explainer(name, own)  # type: ignore[union-attr]
+    if cfg.task not in tuple(getattr(explainer, "tasks", (cfg.task,))):
         raise ConfigError(f"explainer '{name}' does not apply to task '{cfg.task}'")
     for before in getattr(explainer, "after", ()):
-        if not store.has(f"explanations/{before}") and store.stage_status(f"explain:{before}") != "done":
+        if not ctx.store.has(schema.explanation(before)) and ctx.store.stage_status(f"explain:{before}") != "done":
             raise UserError(f"{run_dir}: explainer '{name}' needs '{before}' to have run; run `cellxai explain {run_dir} {before}` first")
-    stage = f"explain:{name}"
-    seed_everything(stage_seed(cfg.seed, stage))
-    store.set_stage(stage, "running")
-    start = time.perf_counter()
-    stages.explain(pipe, ctx, name, explainer, {})
-    store.set_stage(stage, "done", seconds=round(time.perf_counter() - start, 3), params=checked.model_dump(mode="json"))
-    store.remove("_partial")
-    group = Path(run_dir) / STORE / "explanations" / name / "zarr.json"
-    return store.attrs(f"explanations/{name}") if group.exists() else {}
+    run_stage(ctx, f"explain:{name}", lambda c: stages.explain(c, name, explainer), params=checked)
+    ctx.store.remove("_partial")
+    return ctx.store.attrs(schema.explanation(name)) if ctx.store.has(schema.explanation(name)) else {}

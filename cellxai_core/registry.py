@@ -44,10 +44,13 @@ class Registration:
     plugin: str
     distribution: str
     version: str
+    options: dict[str, Any] = field(default_factory=dict, compare=False)
 
-    def load(self) -> Callable[..., Any]:
-        """Import the target (``"pkg.module:Object"``); the only place a component's code is imported."""
-        module_name, _, attr = self.target.partition(":")
+    def load(self, target: str | None = None) -> Callable[..., Any]:
+        """Import the target (``"pkg.module:Object"``, or another of its options); the only place
+        a component's code is imported."""
+        target = target or self.target
+        module_name, _, attr = target.partition(":")
         try:
             obj: Any = importlib.import_module(module_name)
             for part in attr.split(".") if attr else []:
@@ -55,7 +58,7 @@ class Registration:
         except Exception as exc:  # a plugin's own import error, reported as the user's problem
             raise PluginError(
                 f"{self.kind} '{self.name}' (plugin {self.distribution}) failed to import "
-                f"{self.target}: {type(exc).__name__}: {exc}"
+                f"{target}: {type(exc).__name__}: {exc}"
             ) from exc
         return obj
 
@@ -73,17 +76,19 @@ class PluginRecord:
 
 
 class Registry:
-    """Components by kind and name, and the plugins they came from."""
+    """Components by kind and name, and the plugins they came from: one pluggy manager."""
 
     def __init__(self) -> None:
         self.plugins: list[PluginRecord] = []
+        self.manager = pluggy.PluginManager(hookspecs.PROJECT)
+        self.manager.add_hookspecs(hookspecs)
         self._components: dict[tuple[str, str], Registration] = {}
         self._duplicates: dict[tuple[str, str], list[Registration]] = {}
 
     # -- building ---------------------------------------------------------------
     @classmethod
     def from_entry_points(cls) -> "Registry":
-        """Discover every installed plugin of the ``cellxai`` entry-point group."""
+        """Discover every installed plugin of the ``cellxai`` entry-point group, each in its own guard."""
         reg = cls()
         blocked = {b.strip() for b in os.environ.get(DISABLE_ENV, "").split(",") if b.strip()}
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
@@ -91,8 +96,7 @@ class Registry:
             version = ep.dist.version if ep.dist is not None else "?"
             record = PluginRecord(ep.name, dist, version)
             if ep.name in blocked or dist in blocked:
-                record.status = "blocked"
-                record.error = f"blocked by {DISABLE_ENV}"
+                record.status, record.error = "blocked", f"blocked by {DISABLE_ENV}"
                 reg.plugins.append(record)
                 continue
             try:
@@ -106,32 +110,47 @@ class Registry:
         return reg
 
     def add_plugin(self, plugin: Any, record: PluginRecord | None = None) -> PluginRecord:
-        """Collect the registrations of one plugin object (module or instance)."""
+        """Register one plugin object (module or instance) and collect its components.
+
+        A hook implementation whose name is not a hook spec (a misspelt ``cellxai_encoder``)
+        fails ``check_pending`` and the plugin is recorded as broken, as an import error is.
+        """
         if record is None:
             name = getattr(plugin, "__name__", type(plugin).__name__)
             record = PluginRecord(name, distribution=name, version="0+local")
         self.plugins.append(record)
-        pm = pluggy.PluginManager(hookspecs.PROJECT)
-        pm.add_hookspecs(hookspecs)
         try:
-            pm.register(plugin, name=record.name)
-            for kind, hook_name in hookspecs.HOOKS.items():
-                for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                    impl.function(register=self._register_callback(kind, record))
-        except PluginError:
-            raise
+            self.manager.register(plugin, name=record.name)
         except Exception as exc:
             record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
+            return record
+        try:
+            self.manager.check_pending()
+            for kind, hook_name in hookspecs.HOOKS.items():
+                for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
+                    if impl.plugin is plugin:
+                        impl.function(register=self._register_callback(kind, record))
+        except Exception as exc:
+            record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
+            self.manager.unregister(plugin)
             log.warning("cellxai plugin %s failed to register: %s", record.name, record.error)
         return record
 
-    def _register_callback(self, kind: str, record: PluginRecord) -> Callable[..., None]:
+    def add_commands(self, cli: Any) -> None:
+        """Let every plugin add its commands to the typer app (``cellxai_commands``), each guarded."""
+        by_name = {p.name: p for p in self.plugins}
+        for impl in self.manager.hook.cellxai_commands.get_hookimpls():
+            try:
+                impl.function(cli=cli)
+            except Exception as exc:
+                record = by_name.get(impl.plugin_name)
+                if record is not None:
+                    record.status, record.error = "error", f"commands: {type(exc).__name__}: {exc}"
+                log.warning("cellxai plugin %s failed to add its commands: %s", impl.plugin_name, exc)
+
+    def _register_callback(self, kind: str, record: PluginRecord) -> hookspecs.Register:
         def register(
-            name: str,
-            *,
-            summary: str,
-            target: str,
-            params: type[BaseModel] | None = None,
+            name: str, *, summary: str, target: str, params: type[BaseModel] | None = None, **options: Any
         ) -> None:
             if ":" not in target:
                 raise ValueError(f"{kind} '{name}': target must look like 'package.module:Object', got {target!r}")
@@ -144,6 +163,7 @@ class Registry:
                 plugin=record.name,
                 distribution=record.distribution,
                 version=record.version,
+                options=dict(options),
             )
             key = (kind, name)
             if key in self._components:

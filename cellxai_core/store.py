@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -53,11 +52,20 @@ class RunStore:
         return node
 
     def read(self, path: str) -> np.ndarray:
-        """The whole array as numpy; zarr's variable-length strings come back as ``<U`` arrays."""
+        """The whole array as numpy; strings come back as an object array of Python ``str``."""
         data = np.asarray(self.array(path)[...])
-        if data.dtype.kind == "T":
-            data = np.array(data.tolist(), dtype=str)
+        if data.dtype.kind in "TUSO":
+            from .schema import as_str
+
+            data = as_str(data)
         return data
+
+    def children(self, path: str) -> list[str]:
+        """Names of the arrays and groups directly under ``path`` (sorted; none when absent)."""
+        folder = self.path / path
+        if not folder.is_dir():
+            return []
+        return sorted(p.name for p in folder.iterdir() if (p / "zarr.json").exists())
 
     def attrs(self, path: str = "") -> dict[str, Any]:
         node = self.root if path in ("", "/") else self.root[path]
@@ -223,6 +231,3 @@ class ChunkProgress:
     def mark(self, chunk: int) -> None:
         self.array[chunk] = True
 
-
-def now() -> float:
-    return time.perf_counter()

@@ -45,7 +45,7 @@ def test_run_writes_the_documented_run_directory(registry, tmp_path):
     assert set(root["stages"]) == {"load", "pretrain", "encode", "fuse", "cluster", "explain:test-sizes"}
     assert np.array_equal(run.array("explanations/test-sizes/sizes"), np.bincount(run.labels))
     config = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
-    assert config["seed"] == 0 and config["device"] == "cpu" and config["plugins"] == {"core_plugin": "0+local"}
+    assert config["seed"] == 0 and config["device"] == "cpu" and config["plugins"] == {"core_plugin": "0+local", "cellxai-cluster": "0.1.0"}
     rows = run.results()
     assert len(rows) == n and list(rows[0]) == ["id", "Metadata_plate", "Metadata_row", "Truth_program", "cluster"]
     assert [int(r["cluster"]) for r in rows] == run.labels.tolist()

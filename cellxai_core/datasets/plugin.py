@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from cellxai_core.hookspecs import Register, hookimpl
 
 from .params import (
@@ -45,3 +47,11 @@ def cellxai_datasets(register: Register) -> None:
         params=ZarrParams,
         target="cellxai_core.datasets.zarr_store:ZarrDataset",
     )
+
+
+@hookimpl
+def cellxai_commands(cli: Any) -> None:
+    """``cellxai datasets preview``: look at a dataset before running a pipeline on it."""
+    from .cli import datasets_app
+
+    cli.add_typer(datasets_app, name="datasets")

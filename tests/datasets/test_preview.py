@@ -9,7 +9,7 @@ import numpy as np
 import yaml
 
 from cellxai_core.cli import main
-from cellxai_core.cli_datasets import parse_settings
+from cellxai_core.datasets.cli import parse_settings
 
 
 def read_png(path: Path) -> np.ndarray:

@@ -8,13 +8,14 @@ import numpy as np
 import torch
 from torch import nn
 
+from cellxai_core import schema
 from cellxai_core.errors import UserError
 from cellxai_core.model import SampleModel
 
 
 def with_head(base: Any, head: nn.Module | None) -> SampleModel:
     """``SampleModel(encoder, fusion, head)`` sharing the run model's encoder and fusion, eval mode."""
-    model = SampleModel(base.encoder, base.fusion, head if head is not None else base.head)
+    model = SampleModel(base.encoder, base.fusion, head if head is not None else base.head, getattr(base, "transform", None))
     if model.head is None:
         raise UserError("gradcam: the run's model has no head to explain (task classify needs a trained classifier)")
     return model.eval()
@@ -52,10 +53,5 @@ def side_tensor(ctx: Any, indices: np.ndarray, device: torch.device) -> dict[str
 
 
 def class_names(store: Any) -> list[str]:
-    """Names of the classifier's outputs: ``predictions/proba`` attrs, else ``predictions`` / ``samples`` attrs."""
-    for path in ("predictions/proba", "predictions", "samples"):
-        if store.has(path):
-            names = store.attrs(path).get("classes")
-            if names:
-                return [str(n) for n in names]
-    return []
+    """Names of the classifier's outputs (``schema.classes``: the ``predictions/proba`` attrs)."""
+    return schema.classes(store) if store.has(schema.PROBA) else []

@@ -224,7 +224,7 @@ def make_run(tmp_path):
         config = SimpleNamespace(task=task, batch_size=8, seed=0)
         return RunContext(
             config=config, dataset=ds, store=store, run_dir=tmp_path, device="cpu", seed=0,
-            progress=progress, model_loader=lambda: model,
+            progress=progress, loaded_model=model,
         )
 
     return build

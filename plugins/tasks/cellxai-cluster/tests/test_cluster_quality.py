@@ -9,7 +9,7 @@ import pytest
 from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
-from cellxai_core.cluster_quality import cluster_quality
+from cellxai_cluster.quality import cluster_quality
 
 
 @pytest.fixture(scope="module")

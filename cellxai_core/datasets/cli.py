@@ -7,7 +7,7 @@ from typing import Any, List
 
 import typer
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 datasets_app = typer.Typer(help="Look at datasets before running a pipeline.", no_args_is_help=True)
 
@@ -75,7 +75,7 @@ def preview(
     set_: List[str] = typer.Option([], "--set", help="dataset parameter key=value (repeatable), e.g. --set n_wells=16"),
 ) -> None:
     """Write a montage of a few samples: rows are samples, columns their images, channels as RGB."""
-    from .build import load_dataset
+    from ..build import load_dataset
     from .preview import write_preview
 
     name, params = resolve(source)

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import DataError
+from cellxai_core.errors import DataError
 
 
 def cluster_quality(

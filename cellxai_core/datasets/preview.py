@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .data import Dataset
+from ..data import Dataset
 
 MIN_TILE = 128
 GAP = 4
@@ -143,7 +143,7 @@ def write_preview(ds: Dataset, out: str | Path, n: int = 4) -> tuple[int, int]:
     path = Path(out)
     path.parent.mkdir(parents=True, exist_ok=True)
     if not cv2.imwrite(str(path), np.ascontiguousarray(image[..., ::-1])):
-        from .errors import UserError
+        from ..errors import UserError
 
         raise UserError(f"{path}: cannot write the preview image (is the suffix .png and the folder writable?)")
     return image.shape[0], image.shape[1]
