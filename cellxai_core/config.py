@@ -135,6 +135,7 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | list[st
             except yaml.YAMLError:
                 value = raw
             items.append((key.strip(), value))
+    items.sort(key=lambda item: not item[0].endswith(".name"))  # a new name first, then its params
     for key, value in items:
         node: Any = data
         parts = key.split(".")
@@ -151,9 +152,7 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | list[st
             node = node[part]
         last = parts[-1]
         if last == "name" and isinstance(node, dict) and node.get("name") not in (None, value):
-            explicit = any(k.startswith(key[:-4] + "params") for k, _ in items)
-            if not explicit:  # another component: start from its own defaults, not the old one's params
-                node.pop("params", None)
+            node.pop("params", None)  # another component: start from its own defaults, not the old one's params
         if isinstance(node, list):
             if not last.isdigit() or int(last) >= len(node):
                 raise ConfigError(f"{source}: --set {key}: no list item {last!r}")

@@ -109,7 +109,7 @@ class RunContext:
         size = batch_size or self.config.batch_size
         for start, stop in chunks(len(idx), size):
             part = idx[start:stop]
-            _, images = load_batch(self.dataset, part)
+            _, images = load_batch(self.dataset, part.tolist())
             yield part, images
 
     def truth(self, key: str) -> np.ndarray | None:

@@ -56,7 +56,9 @@ class SampleModel(nn.Module):
     @property
     def cam_layer(self) -> nn.Module:
         layer = self.encoder.cam_layer
-        return getattr(self.encoder, layer) if isinstance(layer, str) else layer
+        module = getattr(self.encoder, layer) if isinstance(layer, str) else layer
+        assert isinstance(module, nn.Module), "the encoder's cam_layer must name a module"
+        return module
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Raw samples (B, S, C, H, W) as the encoder was trained to see them."""

@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from types import TracebackType
+from typing import Any
 
 log = logging.getLogger("cellxai")
 
@@ -23,8 +24,8 @@ class Progress:
         self.total = total
         self.description = description
         self.completed = completed
-        self._rich = None
-        self._task = None
+        self._rich: Any = None
+        self._task: Any = None
         self._last_logged = -1
         self._start = time.perf_counter()
         self._last_time = self._start

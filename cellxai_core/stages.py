@@ -97,13 +97,14 @@ def encode(ctx: RunContext) -> None:
     side = w.create_array("handcrafted", (n, s, len(names)), "float32", chunks=(size, s, max(len(names), 1)), attrs={"names": names}) if names else None
     done = ctx.store.progress("encode", -(-n // size))
     finished = done.done()
-    with ctx.progress(total=n, description="encode", completed=int(sum(min(size, n - c * size) for c in np.flatnonzero(finished)))) as bar:
+    completed = sum(min(size, n - int(c) * size) for c in np.flatnonzero(finished))
+    with ctx.progress(total=n, description="encode", completed=completed) as bar:
         for c, (start, stop) in enumerate(chunks(n, size)):
             if finished[c]:
                 continue
             for b0, b1 in chunks(stop - start, ctx.config.batch_size):
                 idx = np.arange(start + b0, start + b1)
-                _, images = load_batch(ctx.dataset, idx)
+                _, images = load_batch(ctx.dataset, idx.tolist())
                 x = torch.from_numpy(images).to(device)
                 with torch.no_grad():
                     t = model.tokens(x)
@@ -164,7 +165,7 @@ def task(ctx: RunContext) -> None:
 
 def _made_by(explainer: Any, device: str) -> str:
     """What an explainer's results depend on besides the finished run: its class, params and the device."""
-    params = getattr(explainer, "params", None)
+    params: Any = getattr(explainer, "params", None)
     params = params.model_dump(mode="json") if hasattr(params, "model_dump") else params
     kind = f"{type(explainer).__module__}.{type(explainer).__qualname__}"
     return json.dumps({"explainer": kind, "params": params, "device": str(device)}, sort_keys=True, default=repr)

@@ -39,7 +39,7 @@ class RunStore:
 
     def __init__(self, path: str | os.PathLike[str], mode: str = "a") -> None:
         self.path = Path(path)
-        self.root = zarr.open_group(str(self.path), mode=mode, zarr_format=3)
+        self.root = zarr.open_group(str(self.path), mode=mode, zarr_format=3)  # type: ignore[arg-type]
 
     # -- reading --------------------------------------------------------------------
     def has(self, path: str) -> bool:

@@ -1,10 +1,6 @@
 """User errors: exit code 2, one line on stderr naming what and where, nothing that looks complete."""
 
-import os
-import signal
 
-import pytest
-import yaml
 
 from cellxai_core.cli import main
 
@@ -136,3 +132,30 @@ def test_schema_includes_plugin_params(registry, capsys):
     conv = next(e for e in encoders if e["properties"]["name"]["const"] == "test-conv")
     assert conv["properties"]["params"]["properties"]["width"]["type"] == "integer"
     assert schema["additionalProperties"] is False
+
+
+def test_validate_imports_every_target_so_a_broken_plugin_fails_there(registry, pipeline_file, capsys):
+    import types
+
+    from cellxai_core import hookimpl
+    from cellxai_core.registry import PluginRecord
+
+    @hookimpl
+    def cellxai_encoders(register):
+        register("ghost-encoder", summary="lists fine, cannot import", target="cellxai_missing_module_xyz:Encoder")
+
+    registry.add_plugin(types.SimpleNamespace(cellxai_encoders=cellxai_encoders), PluginRecord("ghost", "cellxai-ghost", "1.0"))
+    code, out, _ = _run(capsys, "plugins", "list", "--kind", "encoder")
+    assert code == 0 and "ghost-encoder" in out
+    code, _, err = _run(capsys, "validate", str(pipeline_file({"encoder": {"name": "ghost-encoder"}})))
+    _assert_user_error(code, err, "encoder 'ghost-encoder'", "cellxai-ghost", "ModuleNotFoundError")
+
+
+def test_set_component_name_starts_from_that_components_defaults():
+    from cellxai_core.config import apply_overrides
+
+    data = {"encoder": {"name": "unet", "params": {"base_channels": 16}}}
+    assert apply_overrides(data, ["encoder.name=unet"], "f")["encoder"]["params"] == {"base_channels": 16}
+    assert "params" not in apply_overrides(data, ["encoder.name=intensity-histogram"], "f")["encoder"]
+    both = apply_overrides(data, ["encoder.name=intensity-histogram", "encoder.params.bins=8"], "f")
+    assert both["encoder"] == {"name": "intensity-histogram", "params": {"bins": 8}}

@@ -1,6 +1,5 @@
 """The pipeline end to end with small real components: layout, determinism, resume."""
 
-import os
 import signal
 import subprocess
 import sys

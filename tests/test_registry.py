@@ -74,3 +74,21 @@ def test_entry_points_are_discovered_and_can_be_blocked(monkeypatch):
     record = next(p for p in blocked.plugins if p.name == "builtin-datasets")
     assert record.status == "blocked" and record.components == []
     assert not any(r.distribution == "cellxai" for r in blocked.components())
+
+
+def test_misspelt_hook_implementation_fails_loudly():
+    @hookimpl
+    def cellxai_encoder(register):  # no such hook: cellxai_encoders
+        register("never", summary="x", target="math:sqrt")
+
+    typo = types.SimpleNamespace(__name__="typo-dist", cellxai_encoder=cellxai_encoder)
+    reg = registry_with([typo, core_plugin])
+    record = next(p for p in reg.plugins if p.name == "typo-dist")
+    assert record.status == "error" and "cellxai_encoder" in record.error
+    assert reg.names("encoder") == ["test-conv"]  # the others still load
+
+
+def test_one_plugin_manager_holds_every_plugin():
+    reg = registry_with([core_plugin])
+    assert reg.manager.is_registered(core_plugin)
+    assert [impl.plugin for impl in reg.manager.hook.cellxai_encoders.get_hookimpls()] == [core_plugin]

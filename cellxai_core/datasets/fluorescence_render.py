@@ -112,12 +112,12 @@ def _vimentin(
     for level, value in enumerate((0.3, 0.5, 0.75)):
         group = [fixed[i, : count[i]] for i in np.flatnonzero(levels == level)]
         cv2.polylines(canvas, group, False, value, 1, cv2.LINE_AA, SUBPIXEL_BITS)
-    canvas = cv2.GaussianBlur(canvas, (0, 0), 0.6 * k) * 1.4
+    canvas = np.asarray(cv2.GaussianBlur(canvas, (0, 0), 0.6 * k) * 1.4, dtype=np.float32)
     cage = np.zeros_like(canvas)
     c = tuple(int(v) for v in _fixed(centre))
     radius = int(round((nucleus_r + (3 + 4 * p) * k) * (1 << SUBPIXEL_BITS)))
     cv2.circle(cage, c, radius, 1.0, max(1, int(round((3 + 5 * p) * k))), cv2.LINE_AA, SUBPIXEL_BITS)
-    cage = cv2.GaussianBlur(cage, (0, 0), 2.5 * k)
+    cage = np.asarray(cv2.GaussianBlur(cage, (0, 0), 2.5 * k), dtype=np.float32)
     return canvas + (0.05 + 1.2 * p) * cage * (1 + 0.4 * _smooth_noise(rng, size, 4 * k))
 
 
@@ -141,7 +141,7 @@ def _actin(
         cv2.polylines(canvas, list(_fixed(lines[levels == level])), False, value, 1, cv2.LINE_AA, SUBPIXEL_BITS)
     cortex = np.zeros_like(canvas)
     cv2.polylines(cortex, [_fixed(outline)], True, 1.0, max(1, int(round(3 * k))), cv2.LINE_AA, SUBPIXEL_BITS)
-    cortex = cv2.GaussianBlur(cortex, (0, 0), 1.2 * k) * np.clip(1 + 0.6 * _smooth_noise(rng, size, 5 * k), 0, None)
+    cortex = np.asarray(cv2.GaussianBlur(cortex, (0, 0), 1.2 * k) * np.clip(1 + 0.6 * _smooth_noise(rng, size, 5 * k), 0, None), dtype=np.float32)
     diffuse = 0.18 * np.clip(1 + 0.35 * _smooth_noise(rng, size, 6 * k), 0, None)
     return cv2.GaussianBlur(canvas, (0, 0), 0.5 * k) + (0.1 + 0.4 * p) * cortex + diffuse
 

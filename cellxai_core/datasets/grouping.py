@@ -76,12 +76,12 @@ def _finish(source: Path, kind: str, rows: list[dict[str, Any]], meta_keys: tupl
     """Group rows {sample, key, path, class, meta} into samples and check each is complete."""
     groups: dict[str, Group] = {}
     for row in rows:
-        group = groups.get(row["sample"])
-        if group is None:
-            group = groups[row["sample"]] = Group(row["sample"], klass=row.get("class"), meta=row["meta"])
-        elif row.get("class") != group.klass:
+        found = groups.get(row["sample"])
+        group = found or Group(row["sample"], klass=row.get("class"), meta=row["meta"])
+        groups[group.id] = group
+        if row.get("class") != group.klass:
             raise DataError(f"{source}: sample {group.id} has two classes, {group.klass!r} and {row.get('class')!r}")
-        elif row["meta"] != group.meta:
+        if row["meta"] != group.meta:
             raise DataError(f"{source}: sample {group.id} has different metadata in different rows ({group.meta} vs {row['meta']})")
         if kind != "single" and row["key"] in group.keys:
             raise DataError(f"{source}: sample {group.id} lists {kind} {row['key']} twice ({row['path']})")
@@ -190,5 +190,5 @@ def from_folder(folder: Path) -> Grouping:
     files = sorted(f for f in folder.iterdir() if f.is_file() and is_image(f))
     if not files:
         raise DataError(f"{folder}: no image files (.png, .tif, .tiff) and no manifest.csv; give a pattern or a manifest")
-    rows = [{"sample": f.stem, "key": None, "path": f, "class": None, "meta": {}} for f in files]
+    rows: list[dict[str, Any]] = [{"sample": f.stem, "key": None, "path": f, "class": None, "meta": {}} for f in files]
     return _finish(folder, "single", rows, (), ordered=True)

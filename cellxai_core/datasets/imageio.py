@@ -113,7 +113,7 @@ def probe(path: Path) -> ImageInfo:
     if _is_tiff(path):
         return _probe_tiff(path)
     image = read_image(path)  # other formats: opencv has no header-only read
-    return ImageInfo(path, tuple(image.shape), image.dtype)  # type: ignore[arg-type]
+    return ImageInfo(path, tuple(image.shape), image.dtype)
 
 
 def read_image(path: Path) -> np.ndarray:
@@ -133,7 +133,7 @@ def read_image(path: Path) -> np.ndarray:
         return np.ascontiguousarray(np.transpose(data, order).reshape(cyx))
     import cv2
 
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # type: ignore[assignment]
     if data is None:
         raise DataError(f"{path}: unreadable image (opencv could not decode it)")
     if data.ndim == 2:

@@ -15,6 +15,7 @@ not fit.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -169,7 +170,11 @@ def place_cells(
     inner = well_radius - EDGE_MARGIN * scale
     free = _well_canvas(size, well_centre, inner)
     need = np.asarray(counts, dtype=np.int64).copy()
-    outlines, types, radii, centres, bounds = [], [], [], [], []
+    outlines: list[Any] = []
+    types: list[int] = []
+    radii: list[float] = []
+    centres: list[Any] = []
+    bounds: list[Any] = []
     anchors = (np.asarray(colonies, float).reshape(-1, 2), np.zeros(len(colonies)))
     for group, _ in ((g, r) for g in PLACE_GROUPS for r in range(ROUNDS)):
         if need[list(group)].sum() <= 0:

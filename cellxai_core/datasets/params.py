@@ -25,7 +25,7 @@ def _pair(value: int | list[int] | tuple[int, int] | None) -> tuple[int, int] | 
     items = tuple(int(v) for v in value)
     if len(items) != 2:
         raise ValueError(f"expected one int or [height, width], got {list(value)}")
-    return items  # type: ignore[return-value]
+    return items
 
 
 class SyntheticMicrowellParams(BaseModel):

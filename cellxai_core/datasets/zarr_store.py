@@ -177,10 +177,10 @@ class ZarrDataset:
                     self._classes_of = values
         if f"{parent}meta" in group:
             for key, arr in group[f"{parent}meta"].arrays():
-                values = np.asarray(arr[:])
-                if values.shape != (n,):
-                    raise DataError(f"{self.path}/{parent}meta/{key}: shape {values.shape}, expected ({n},)")
-                self._meta[key] = values
+                column = np.asarray(arr[:])
+                if column.shape != (n,):
+                    raise DataError(f"{self.path}/{parent}meta/{key}: shape {column.shape}, expected ({n},)")
+                self._meta[key] = column
 
     def _open_fields(self, root: Any, fields: list[Field]) -> None:
         shapes = {}
