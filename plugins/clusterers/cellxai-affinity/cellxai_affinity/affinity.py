@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from cellxai_core.model import resolve_device
-from cellxai_core.reduction import ReducingClusterer
+from cellxai_reduce import ReducingClusterer
 
 from .memory import check_fits
 from .params import AffinityPropagationParams

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import KMeans as SklearnKMeans
 from sklearn.metrics import pairwise_distances_argmin
 
-from cellxai_core.reduction import ReducingClusterer
+from cellxai_reduce import ReducingClusterer
 
 from .params import KMeansParams
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from cellxai_core.reduction import ReduceParams
+from cellxai_reduce import ReduceParams
 
 
 class AffinityPropagationParams(ReduceParams):

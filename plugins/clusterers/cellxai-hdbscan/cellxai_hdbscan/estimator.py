@@ -9,7 +9,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.exceptions import NotFittedError
 
-from cellxai_core.reduction import ReducingClusterer, as_feature_matrix
+from cellxai_reduce import ReducingClusterer, as_feature_matrix
 
 from .params import HDBSCANParams
 

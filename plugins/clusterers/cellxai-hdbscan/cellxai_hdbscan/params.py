@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import ConfigDict, Field
 
-from cellxai_core.reduction import ReduceParams
+from cellxai_reduce import ReduceParams
 
 
 class HDBSCANParams(ReduceParams):

@@ -1,6 +1,6 @@
 """The reduction step every clusterer shares: standardise (optional), then PCA, t-SNE or nothing.
 
-It lives in the core because clusterer plugins may not import one another. The Params
+It is a library distribution because clusterer plugins may not import one another. The Params
 mixin only needs pydantic; scikit-learn is imported when a reducer is fitted.
 """
 
@@ -12,7 +12,7 @@ if TYPE_CHECKING:  # numpy is imported where used: listing plugins stays fast
     import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from .errors import ConfigError, DataError, UserError
+from cellxai_core.errors import ConfigError, DataError, UserError
 
 PCA_DEFAULT_COMPONENTS = 50  # enough for any fused vector, and the usual input size of t-SNE
 TSNE_DEFAULT_COMPONENTS = 2
@@ -165,7 +165,7 @@ class ReducingClusterer:
         """The estimator's parameters validated by its Params model; ConfigError on a bad value."""
         from pydantic import ValidationError
 
-        from .config import format_validation_error
+        from cellxai_core.config import format_validation_error
 
         try:
             return self.params_model.model_validate(self.get_params())  # type: ignore[attr-defined]
