@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PLUGINS := $(sort $(dir $(wildcard plugins/*/*/pyproject.toml)))
 EXAMPLE_PLUGINS := $(sort $(dir $(wildcard examples/*/pyproject.toml)))
 
-.PHONY: install demo test bench clean
+.PHONY: install demo test lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: install
 test: install
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests $(foreach p,$(PLUGINS),$(p)tests) $(foreach p,$(EXAMPLE_PLUGINS),$(p)tests)
+
+lint: install
+	$(BIN)/ruff check cellxai_core plugins examples tests benchmarks scripts
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py
