@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 import cellxai_core as cx
-from cellxai_core.compare import compare_runs, print_table, write_csv
+from cellxai_classify.compare import compare_runs, print_table, write_csv
 
 EXAMPLE = Path(__file__).with_name("fluorescence.yaml")
 

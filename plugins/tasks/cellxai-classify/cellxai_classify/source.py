@@ -7,9 +7,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from ..classify_config import ClassifySpec
-from ..data import Dataset, chunks, dataset_classes, load_batch
-from ..errors import DataError
+from cellxai_core.data import Dataset, chunks, dataset_classes, load_batch
+from cellxai_core.errors import DataError
+
+from .config import ClassifySpec
 from .preprocess import preprocess
 
 READ_BATCH = 64

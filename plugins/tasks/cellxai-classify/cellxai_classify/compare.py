@@ -5,7 +5,8 @@ Each run contributes its per-fold values of one metric (``predictions`` attrs
 pair of runs / groups is tested with Welch's unequal-variance t-test; the p-values
 are multiplied by the number of pairs (Bonferroni) and capped at 1.
 
-Module import stays light (typer only) because the CLI mounts this command at start-up.
+Module import stays light (typer and the standard library; scipy, rich and the run
+reader are imported when called) because the CLI mounts this command at start-up.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any, List, Optional, Sequence
 
 import typer
 
-from .errors import UserError
+from cellxai_core import schema
+from cellxai_core.errors import UserError
 
 COLUMNS = (
     "a", "b", "metric", "n_a", "mean_a", "sd_a", "n_b", "mean_b", "sd_b", "t", "df", "p", "p_bonferroni", "significant",
@@ -28,12 +30,12 @@ COLUMNS = (
 
 def fold_values(run_dir: str | Path, metric: str) -> list[float]:
     """The per-fold values of ``metric`` in a finished classify run."""
-    from .api import open_run
+    from cellxai_core.api import open_run
 
     run = open_run(run_dir)
-    if run.task != "classify" or not run.store.has("predictions"):
+    if run.task != "classify" or not run.store.has(schema.PREDICTIONS):
         raise UserError(f"{run_dir}: not a classify run (no predictions); compare needs runs with task: classify")
-    folds = run.store.attrs("predictions").get("fold_metrics") or []
+    folds = run.store.attrs(schema.PREDICTIONS).get("fold_metrics") or []
     if not folds:
         raise UserError(f"{run_dir}: predictions have no fold_metrics")
     if metric not in folds[0]:

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from cellxai_core.classify.folds import assign_folds, fold_indices
-from cellxai_core.classify.metrics import METRICS, classification_metrics, roc_points, summarize
+from cellxai_classify.folds import assign_folds, fold_indices
+from cellxai_classify.metrics import METRICS, classification_metrics, roc_points, summarize
 from cellxai_core.errors import ConfigError
 
 
@@ -57,7 +57,7 @@ def test_roc_points_per_class_and_micro():
 def test_classify_spec_validation():
     from pydantic import ValidationError
 
-    from cellxai_core.classify_config import ClassifySpec
+    from cellxai_classify.config import ClassifySpec
 
     spec = ClassifySpec(preprocess={"resample": 48})
     assert spec.preprocess.resample == (48, 48)

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..classify_config import ClassifySpec
-from ..data import chunks
+from cellxai_core.data import chunks
+
 from .augment import random_affine
+from .config import ClassifySpec
 from .preprocess import ZCAWhitening
 from .source import ImageSource
 

@@ -6,7 +6,7 @@ import yaml
 from scipy import stats
 from typer.testing import CliRunner
 
-from cellxai_core.compare import compare_command, compare_runs, parse_group
+from cellxai_classify.compare import compare_command, compare_runs, parse_group
 from cellxai_core.errors import UserError
 from cellxai_core.store import RunStore
 
@@ -72,3 +72,15 @@ def test_command_prints_the_table_and_writes_csv(runs, tmp_path):
     with open(out) as fh:
         rows = list(csv.DictReader(fh))
     assert rows[0]["a"] == "attention" and float(rows[0]["p"]) < 0.05
+
+
+def test_the_cellxai_command_line_has_compare_from_the_plugin(runs, tmp_path):
+    from cellxai_core.cli import main
+
+    out = tmp_path / "cli.csv"
+    code = main(["compare", str(runs["mhl"]), str(runs["resnet"]), "-m", "f1_macro", "--csv", str(out), "--alpha", "0.01"])
+    assert code == 0
+    with open(out) as fh:
+        (row,) = list(csv.DictReader(fh))
+    assert (row["a"], row["b"], row["metric"]) == ("mhl", "resnet", "f1_macro")
+    assert main(["compare", str(runs["mhl"]), "--metric", "nope"]) == 2  # a user error: one line, exit 2

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import cellxai_core as cx
-from cellxai_core.compare import compare_runs
+from cellxai_classify.compare import compare_runs
 
 pytest.importorskip("cellxai_channel_attention")
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..classify_config import ClassifySpec, DiffusionSpec, PreprocessSpec
+from .config import ClassifySpec, DiffusionSpec, PreprocessSpec
 
 
 def perona_malik(
@@ -101,11 +101,11 @@ class ZCAWhitening(nn.Module):
         return x.reshape(images.shape)
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):  # type: ignore[no-untyped-def]
-        """Take the fitted buffers' shapes from the file (they depend on the training set)."""
+        """Take the fitted buffers' shapes from the file (they depend on the training set), on the module's device."""
         for name in ("mean", "basis", "gain"):
             key = prefix + name
             if key in state_dict:
-                setattr(self, name, torch.empty_like(state_dict[key]))
+                setattr(self, name, torch.empty_like(state_dict[key], device=getattr(self, name).device))
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 

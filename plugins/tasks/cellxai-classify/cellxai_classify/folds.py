@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ConfigError
+from cellxai_core.errors import ConfigError
 
 
 def assign_folds(labels: np.ndarray, folds: int, seed: int, classes: list[str] | None = None) -> np.ndarray:
@@ -14,7 +14,7 @@ def assign_folds(labels: np.ndarray, folds: int, seed: int, classes: list[str] |
     labels = np.asarray(labels)
     values, counts = np.unique(labels, return_counts=True)
     if len(values) < 2:
-        raise ConfigError(f"classify: the dataset has a single class; classification needs at least two")
+        raise ConfigError("classify: the dataset has a single class; classification needs at least two")
     if counts.min() < folds:
         worst = values[counts.argmin()]
         name = classes[int(worst)] if classes is not None else str(worst)

@@ -116,3 +116,12 @@ class UncertaintySpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     mc_samples: int = Field(0, ge=0, description="MC-dropout passes per held-out sample (0 = off; paper-like: 20)")
+
+
+class ClassifyParams(BaseModel):
+    """The task's top-level sections of a pipeline file with ``task: classify``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    classify: ClassifySpec = Field(default_factory=ClassifySpec, description="k-fold training and evaluation")
+    uncertainty: UncertaintySpec = Field(default_factory=UncertaintySpec, description="MC-dropout uncertainty")

@@ -3,11 +3,15 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from cellxai_core.classify import run_classify
-from cellxai_core.classify.metrics import METRICS
+from cellxai_classify.metrics import METRICS
 from cellxai_core.errors import ConfigError
 
 from classify_toy import MemoryWriter, ToyCells, make_ctx, tiny_model_factory
+
+
+def run_classify(ctx, out, trace=None):
+    """The task's cross-validation without saving the model (no run directory here)."""
+    return ctx.task_impl.cross_validate(ctx, out, trace=trace)
 
 
 class Recorder:
@@ -56,6 +60,8 @@ def test_cross_validation_writes_out_of_fold_predictions_and_never_leaks():
     assert std.max() > 0  # dropout is active in the MC passes
     assert np.all(ent >= 0) and np.all(ent <= np.log(2) + 1e-6)
     assert result["model"].training is False and result["input_transform"] is not None
+    assert result["model"].transform is result["input_transform"] and result["input_transform"].zca.fitted
+    assert out.array_attrs["proba"]["classes"] == ["normal", "metastatic"]  # where schema.classes reads them
 
 
 def test_same_seed_same_predictions_and_a_learnable_task_is_learned():

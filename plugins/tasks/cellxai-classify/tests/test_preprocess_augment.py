@@ -1,11 +1,10 @@
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from cellxai_core.classify.augment import affine_matrices, random_affine
-from cellxai_core.classify.preprocess import ZCAWhitening, perona_malik, preprocess, resample
-from cellxai_core.classify_config import PreprocessSpec
+from cellxai_classify.augment import affine_matrices, random_affine
+from cellxai_classify.config import PreprocessSpec
+from cellxai_classify.preprocess import ZCAWhitening, perona_malik, preprocess, resample
 
 
 def _step_image(noise: float, seed: int = 0) -> torch.Tensor:
@@ -80,8 +79,8 @@ def test_random_affine_moves_all_images_of_a_sample_together():
 
 
 def test_input_transform_matches_training_inputs_and_reloads_from_a_state_dict():
-    from cellxai_core.classify.preprocess import input_transform
-    from cellxai_core.classify_config import ClassifySpec
+    from cellxai_classify.config import ClassifySpec
+    from cellxai_classify.preprocess import input_transform
 
     assert input_transform(ClassifySpec()) is None
     spec = ClassifySpec(preprocess={"resample": 12, "diffusion": {"iterations": 2}}, augment={"zca": True})
