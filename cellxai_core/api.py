@@ -54,7 +54,7 @@ class Run:
         return self.store.read("features/fused")
 
     def array(self, path: str) -> np.ndarray:
-        """Any store array by its path, e.g. ``run.array("explanations/gradcam/maps")``."""
+        """Any store array by its path, e.g. ``run.array("features/fused")``."""
         if not self.store.has(path):
             raise KeyError(f"{path} not in {self.path / 'store.zarr'}; has: {', '.join(self.store.tree())}")
         return self.store.read(path)

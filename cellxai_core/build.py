@@ -5,11 +5,11 @@ from __future__ import annotations
 import zlib
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
-from .config import format_validation_error
+from .config import checked_params
 from .data import Dataset
-from .errors import ConfigError, DataError, UserError
+from .errors import DataError, UserError
 from .registry import Registry, get_registry
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,14 +26,7 @@ def stage_seed(seed: int, stage: str) -> int:
 
 def validated_params(kind: str, name: str, params: dict[str, Any], registry: Registry | None = None) -> BaseModel:
     """Validate ``params`` with the component's Params model; unknown keys are errors."""
-    reg = (registry or get_registry()).get(kind, name)
-    unknown = sorted(set(params) - set(reg.params.model_fields))
-    if unknown:
-        raise ConfigError(f"{kind} '{name}': unknown parameter '{unknown[0]}'; expected one of: {', '.join(reg.params.model_fields) or 'none'}")
-    try:
-        return reg.params.model_validate(params)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(f"{kind} '{name}'", exc, prefix="params")) from None
+    return checked_params((registry or get_registry()).get(kind, name), params, f"{kind} '{name}'", "params")
 
 
 def construct(kind: str, name: str, params: BaseModel, registry: Registry | None = None, **extra: Any) -> Any:

@@ -129,16 +129,15 @@ def plugins_list(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title="cellxai plugins")
-    for col in ("name", "kind", "summary", "distribution", "version", "status"):
-        table.add_column(col, overflow="fold")
+    columns = ("name", "kind", "summary", "distribution", "version", "status")
+    table = Table(*columns, title="cellxai plugins")
     for row in rows:
-        status = row["status"] if row["status"] == "ok" else f"[red]{row['status']}[/red]"
-        table.add_row(row["name"], row["kind"], row["summary"], row["distribution"], row["version"], status)
+        row["status"] = row["status"] if row["status"] == "ok" else f"[red]{row['status']}[/red]"
+        table.add_row(*(row[c] for c in columns))
+    for column in table.columns:
+        column.overflow = "fold"
     console = Console()
-    if not console.is_terminal:
-        console = Console(width=160)
-    console.print(table)
+    (console if console.is_terminal else Console(width=160)).print(table)
 
 
 def _mount_plugin_commands() -> None:

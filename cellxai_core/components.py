@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Sequence, runtime_che
 import numpy as np
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .context import RunContext, StageWriter
+    from .context import RunContext
+    from .store import StageWriter
 
 
 @runtime_checkable

@@ -162,6 +162,19 @@ def apply_overrides(data: dict[str, Any], overrides: Mapping[str, Any] | list[st
     return data
 
 
+def checked_params(reg: Any, given: dict[str, Any], source: str, prefix: str) -> BaseModel:
+    """``given`` validated by the registration's Params model; an unknown key names the allowed ones."""
+    fields = reg.params.model_fields
+    unknown = sorted(set(given) - set(fields))
+    if unknown:
+        allowed = ", ".join(fields) or "none"
+        raise ConfigError(f"{source}: {prefix}.{unknown[0]}: unknown parameter '{unknown[0]}' of {reg.kind} '{reg.name}'; expected one of: {allowed}")
+    try:
+        return reg.params.model_validate(given)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(source, exc, prefix=prefix)) from None
+
+
 def validate_params(
     cfg: PipelineConfig, source: str, registry: Registry | None = None
 ) -> dict[str, BaseModel]:
@@ -177,19 +190,11 @@ def validate_params(
             reg = registry.get(kind, spec.name)
         except PluginError as exc:
             raise PluginError(f"{source}: {path}.name: {exc}") from None
-        fields = reg.params.model_fields
-        unknown = sorted(set(spec.params) - set(fields))
-        if unknown:
-            allowed = ", ".join(fields) or "none"
-            raise ConfigError(f"{source}: {path}.params.{unknown[0]}: unknown parameter of {kind} '{spec.name}'; expected one of: {allowed}")
         params = dict(spec.params)
         for name in ("seed", "random_state"):
-            if name in fields and name not in params:
+            if name in reg.params.model_fields and name not in params:
                 params[name] = cfg.seed
-        try:
-            out[path] = reg.params.model_validate(params)
-        except ValidationError as exc:
-            raise ConfigError(format_validation_error(source, exc, prefix=f"{path}.params")) from None
+        out[path] = checked_params(reg, params, source, f"{path}.params")
     out["task"] = _task_params(cfg, source, registry)
     return out
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -25,28 +25,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 log = logging.getLogger("cellxai")
 WEIGHTS = "model.safetensors"
-
-
-class StageWriter(Protocol):
-    """Writes one stage's (or one explainer's) results under a prefix of the store.
-
-    ``create_array(path, shape, dtype, chunks=None, attrs=None)`` returns a zarr array
-    to fill (slices assigned as numpy arrays); ``attrs`` is a dict merged into the
-    group attributes of the prefix when the stage commits.
-    """
-
-    prefix: str
-    attrs: dict[str, Any]
-
-    def create_array(
-        self,
-        path: str,
-        shape: Sequence[int],
-        dtype: Any,
-        chunks: Sequence[int] | None = None,
-        attrs: dict[str, Any] | None = None,
-        fill_value: Any = None,
-    ) -> Any: ...
 
 
 @dataclass

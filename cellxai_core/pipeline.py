@@ -69,8 +69,10 @@ def prepare_run_dir(out: Path, resolved: dict[str, Any], *, resume: bool, overwr
 
 def ordered_explainers(builder: Builder) -> list[tuple[str, Any]]:
     """(name, explainer) of the pipeline file, in an order that honours each explainer's ``after``."""
+    from graphlib import CycleError, TopologicalSorter
+
     cfg = builder.cfg
-    built = []
+    built: dict[str, Any] = {}
     for i, spec in enumerate(cfg.explainers):
         explainer = builder.component(f"explainers[{i}]")
         tasks = tuple(getattr(explainer, "tasks", (cfg.task,)))
@@ -79,28 +81,21 @@ def ordered_explainers(builder: Builder) -> list[tuple[str, Any]]:
         missing = [b for b in getattr(explainer, "after", ()) if b not in [s.name for s in cfg.explainers]]
         if missing:
             raise ConfigError(f"explainers[{i}]: explainer '{spec.name}' needs '{missing[0]}' to run before it; add {{name: {missing[0]}}} to explainers")
-        built.append((spec.name, explainer))
-    ordered: list[tuple[str, Any]] = []
-    pending = list(built)
-    while pending:
-        ready = next((item for item in pending if all(b in [o[0] for o in ordered] for b in getattr(item[1], "after", ()))), None)
-        if ready is None:
-            raise ConfigError("explainers: circular 'after' dependencies: " + ", ".join(n for n, _ in pending))
-        ordered.append(ready)
-        pending.remove(ready)
-    return ordered
+        built[spec.name] = explainer
+    graph = TopologicalSorter({name: getattr(e, "after", ()) for name, e in built.items()})
+    try:
+        return [(name, built[name]) for name in graph.static_order()]
+    except CycleError as exc:
+        raise ConfigError("explainers: circular 'after' dependencies: " + ", ".join(exc.args[1])) from None
 
 
 def plan(ctx: RunContext, explainers: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
     """(stage name, callable) in run order; the task's stage is named after the task."""
-    def task_stage(c: RunContext) -> None:
-        stages.task(c)
-
     steps: list[tuple[str, Any]] = [("load", stages.load)]
     if ctx.task_impl.trains_model:
-        steps += [(ctx.task, task_stage), ("encode", stages.encode), ("fuse", stages.fuse)]
+        steps += [(ctx.task, stages.task), ("encode", stages.encode), ("fuse", stages.fuse)]
     else:
-        steps += [("pretrain", stages.pretrain), ("encode", stages.encode), ("fuse", stages.fuse), (ctx.task, task_stage)]
+        steps += [("pretrain", stages.pretrain), ("encode", stages.encode), ("fuse", stages.fuse), (ctx.task, stages.task)]
     for name, explainer in explainers:
         steps.append((f"explain:{name}", lambda c, n=name, e=explainer: stages.explain(c, n, e)))
     return steps

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from . import schema
 from .components import Clusterer, Encoder, Explainer, Fusion, ReportSection, Task
-from .context import RunContext, StageWriter
+from .context import RunContext
+from .store import StageWriter
 from .errors import ConfigError, DataError, PluginError, UserError
 from .hookspecs import Register, hookimpl
 from .testing import use_plugins

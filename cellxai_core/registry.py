@@ -154,25 +154,13 @@ class Registry:
         ) -> None:
             if ":" not in target:
                 raise ValueError(f"{kind} '{name}': target must look like 'package.module:Object', got {target!r}")
-            entry = Registration(
-                name=name,
-                kind=kind,
-                summary=summary.strip().splitlines()[0] if summary.strip() else "",
-                params=params or NoParams,
-                target=target,
-                plugin=record.name,
-                distribution=record.distribution,
-                version=record.version,
-                options=dict(options),
-            )
+            line = summary.strip().splitlines()[0] if summary.strip() else ""
+            entry = Registration(name, kind, line, params or NoParams, target, record.name, record.distribution, record.version, dict(options))
             key = (kind, name)
             if key in self._components:
                 first = self._components[key]
                 self._duplicates.setdefault(key, [first]).append(entry)
-                msg = (
-                    f"duplicate {kind} name '{name}': registered by {first.distribution} "
-                    f"and by {entry.distribution}"
-                )
+                msg = f"duplicate {kind} name '{name}': registered by {first.distribution} and by {entry.distribution}"
                 record.status, record.error = "error", msg
                 log.error(msg)
                 return

@@ -124,7 +124,6 @@ class StageWriter:
         self.stage = stage
         self.prefix = prefix.strip("/")
         self.attrs: dict[str, Any] = {}
-        self.group_attrs: dict[str, dict[str, Any]] = {}
         self._partial_root = f"{PARTIAL}/{stage.replace(':', '.')}"
         self._progress = progress_path(stage)
         self._arrays: list[str] = []
@@ -201,8 +200,6 @@ class StageWriter:
             self._ensure_groups(full)
         if self.attrs:
             self.store.set_attrs(self.prefix, **self.attrs)
-        for path, values in self.group_attrs.items():
-            self.store.set_attrs(self._full(path), **values)
         self.store.remove(self._partial_root)
 
     def _ensure_groups(self, full: str) -> None:

@@ -144,7 +144,7 @@ class TiffStack:
         window, row, col = self._where(check_index(index, len(self)))
         y0, x0 = self._rows[row], self._cols[col]
         selection: list[Any] = []
-        for axis, n in zip(self._axes, self._shape):
+        for axis in self._axes:
             if axis == self._time:
                 selection.append(np.asarray(self._windows[window]))
             elif axis == "Y":

@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from cellxai_core import schema
-from cellxai_core.context import RunContext, StageWriter
+from cellxai_core.context import RunContext
+from cellxai_core.store import StageWriter
 from cellxai_core.data import dataset_classes
 from cellxai_core.errors import ConfigError, DataError
 from cellxai_core.model import resolve_device
