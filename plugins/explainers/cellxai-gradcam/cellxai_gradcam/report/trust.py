@@ -1,0 +1,77 @@
+"""Can the explanations be trusted? The faithfulness measurements of the Grad-CAM maps, if made.
+
+Stored by ``gradcam`` with ``faithfulness: true`` (attrs ``faithfulness`` of
+``explanations/gradcam``, arrays under ``explanations/gradcam/faithfulness``) or by the
+``faithfulness`` explainer / ``cellxai evaluate`` (``explanations/faithfulness``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from cellxai_core import schema
+
+from .draw import plt
+
+FAITHFULNESS, GRADCAM = "faithfulness", "gradcam"
+
+
+def _summary(store: Any) -> tuple[dict[str, Any], str] | None:
+    """The summary and the group of its arrays: the faithfulness explainer's, else gradcam's inline one."""
+    own = schema.explanation(FAITHFULNESS)
+    attrs = store.attrs(own) if store.has(schema.explanation(FAITHFULNESS, "indices")) else {}
+    if attrs.get("deletion"):
+        return attrs, own
+    inline = store.attrs(schema.explanation(GRADCAM)).get("faithfulness") if store.has(schema.explanation(GRADCAM, "maps")) else None
+    if inline:
+        return inline, schema.explanation(GRADCAM, "faithfulness")
+    return None
+
+
+def _read(store: Any, path: str) -> np.ndarray | None:
+    return store.read(path) if store.has(path) else None
+
+
+def render(run: Any, sec: Any) -> None:
+    """Deletion AUC against random maps, the energy pointing game and the randomisation check."""
+    found = _summary(run.store)
+    if found is None:
+        sec.note("Faithfulness not measured: run `cellxai evaluate RUN_DIR` or set gradcam's faithfulness: true.")
+        return
+    summary, root = found
+    rows = []
+    deletion = summary.get("deletion") or {}
+    if deletion:
+        rows.append(("deletion AUC (most salient pixels removed first)", deletion.get("auc"),
+                     f"random maps: {deletion.get('random_auc', float('nan')):.3f}; below random for "
+                     f"{deletion.get('fraction_below_random', float('nan')):.0%} of samples — lower = the map points at what the model uses"))
+    pointing = summary.get("pointing_game") or {}
+    if pointing:
+        rows.append(("Grad-CAM energy inside the cells", pointing.get("energy_inside"),
+                     f"the cells cover {pointing.get('mask_area', float('nan')):.0%} of the image — energy well above that = maps point at cells"))
+    rand = summary.get("randomization") or {}
+    for stage, rho in (rand.get("spearman") or {}).items():
+        rows.append((f"Spearman ρ after randomising {stage}", rho, "near 0 = the maps depend on the trained weights (sanity check passed)"))
+    sec.table(["measure", "value", "how to read it"], rows, left=(0, 2))
+    sec.p(f"Measured on {summary.get('n_samples', '?')} samples.")
+    curve, random_curve = _read(run.store, f"{root}/deletion_curve"), _read(run.store, f"{root}/random_curve")
+    if curve is not None and random_curve is not None:
+        sec.figure(_deletion_figure(curve, random_curve),
+                   "Deletion curves: the explained score as the most salient pixels are removed (Grad-CAM order vs random order), mean over samples.")
+
+
+def _deletion_figure(curve: np.ndarray, random_curve: np.ndarray):
+    flat = lambda c: c.reshape(c.shape[0], -1, c.shape[-1]).mean(axis=1) if c.ndim > 2 else c  # noqa: E731
+    a, b = flat(curve), flat(random_curve)
+    x = np.linspace(0, 1, a.shape[-1])
+    fig, ax = plt.subplots(figsize=(4.4, 3.0))
+    ax.plot(x, a.mean(axis=0), lw=2, color="#d62728", label="Grad-CAM order")
+    ax.plot(x, b.mean(axis=0), lw=2, color="#7f7f7f", ls="--", label="random order")
+    ax.set_xlabel("fraction of pixels removed")
+    ax.set_ylabel("score of the explained target")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
