@@ -1,9 +1,8 @@
 """Runs made once per session with the real pipeline, and their reports.
 
-Components: the core test components (wells with growing / shrinking blobs) and
-``report_plugin`` (two classes of cells), plus whichever real explainers are installed
-(gradcam, gmean, template-text, cluster-similarity): a report must show what a run has
-and say what it lacks.
+Components: ``report_plugin`` (wells of three programs, cells of two classes), plus whichever
+real explainers are installed (gradcam, gmean, template-text, cluster-similarity): a report
+must show what a run has and say what it lacks.
 """
 
 from __future__ import annotations
@@ -16,9 +15,7 @@ import pytest
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-sys.path.insert(0, str(HERE.parent))
 
-import core_plugin  # noqa: E402
 import report_plugin  # noqa: E402
 
 import cellxai_core as cx  # noqa: E402
@@ -26,9 +23,7 @@ from cellxai_core.testing import use_plugins  # noqa: E402
 
 CLUSTER_EXPLAINERS = ("gradcam", "gmean", "template-text", "cluster-similarity")
 CLASSIFY_EXPLAINERS = ("gradcam", "gmean")
-
-
-PLUGINS = (core_plugin, report_plugin)
+PLUGINS = (report_plugin,)
 
 
 @pytest.fixture(autouse=True)
@@ -61,16 +56,13 @@ def cluster_run(tmp_path_factory):
 @pytest.fixture(scope="session")
 def bare_run(tmp_path_factory):
     """A clustering run without explainers: every explanation section must become a note."""
-    cfg = copy.deepcopy(core_plugin.PIPELINE)
-    cfg["explainers"] = []
-    cfg["quality"] = False
     with use_plugins(*PLUGINS, installed=True):
-        return cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "bare")
+        return cx.run(copy.deepcopy(report_plugin.BARE), out=tmp_path_factory.mktemp("runs") / "bare")
 
 
 @pytest.fixture(scope="session")
 def classify_run(tmp_path_factory):
-    from cellxai_core.report import write_report
+    from cellxai_report import write_report
 
     with use_plugins(*PLUGINS, installed=True) as reg:
         cfg = copy.deepcopy(report_plugin.CLASSIFY)

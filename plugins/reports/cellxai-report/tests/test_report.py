@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import yaml
 
-from cellxai_core.report import write_report
-from cellxai_core.report.page import Section, render_page
+from cellxai_report import write_report
+from cellxai_report.page import Section, render_page
 
 IMG = re.compile(r'<img src="data:image/(?:png|jpeg);base64,([A-Za-z0-9+/=]+)"')
 
@@ -67,28 +67,33 @@ def test_cluster_report_shows_clusters_explanations_and_provenance(cluster_run):
         assert f"<td class=\"l\">{cluster_run.ids[i]}</td>" in cards  # each exemplar named in its card
     montages = [c for c in caps if c.startswith("The exemplar and")]
     assert len(montages) == k
-    if "gradcam" in explainers:
+    if "gradcam" in explainers:  # the gradcam plugin's maps, drawn under every card's samples
         assert all("Grad-CAM" in c for c in montages)
-    if "template-text" in explainers:
+        assert "agrees with the cluster labels for" in section(html, "gradcam")
+    if "template-text" in explainers:  # the text plugin's sentence opens each card
         for text in cluster_run.array("explanations/template-text/text"):
             assert f'<p class="explain">{text}</p>' in cards
+        assert "trend threshold" in section(html, "template-text")
     if "gmean" in explainers:
-        assert any(c.startswith("The typical well of each cluster") for c in caps)
+        assert any(c.startswith("The typical well of each cluster") for c in captions(section(html, "gmean")))
     if "cluster-similarity" in explainers:
-        sim = section(html, "similarity")
+        sim = section(html, "cluster-similarity")
         mean = cluster_run.store.attrs("explanations/cluster-similarity")["inter_mean"]
         assert f"{mean:.3f}" in sim and "No cluster-similarity" not in sim
+        assert "mean cosine similarity within" in cards
 
     if "gradcam" in explainers:
         faith = cluster_run.store.attrs("explanations/gradcam")["faithfulness"]
         trust = section(html, "trust")
         assert f"<td>{faith['deletion']['auc']:.3f}</td>" in trust and "Deletion curves" in trust
-        assert "agrees with the cluster labels for" in trust
 
     prov = section(html, "provenance")
-    for stage, info in cluster_run.stages.items():
+    for stage in cluster_run.stages:
         assert f"<td class=\"l\">{stage}</td>" in prov
-    assert "core_plugin" in prov and "report_plugin" in prov
+    assert "report_plugin" in prov
+    ids = re.findall(r'<section id="([^"]+)">', html)
+    expected = ["overview", "truth", "gmean", "clusters", "template-text", "cluster-similarity", "gradcam", "trust", "provenance"]
+    assert ids == [i for i in expected if i in ids] and {"overview", "truth", "clusters", "provenance"} <= set(ids)  # registered order
     assert yaml.safe_dump(cluster_run.config, sort_keys=False).splitlines()[0] in prov
 
 
@@ -106,22 +111,23 @@ def test_a_run_without_explainers_gets_notes_not_errors(bare_run):
 def test_images_are_skipped_with_a_reason_when_the_dataset_cannot_be_rebuilt(bare_run, tmp_path):
     from cellxai_core.testing import use_plugins
 
-    with use_plugins():  # an empty registry: the run's dataset plugin is gone
+    with use_plugins():  # an empty registry: the run's dataset plugin is gone (and every plugin's section)
         html = write_report(bare_run.path, out=tmp_path / "r.html").read_text()
     notes = re.findall(r'<p class="note">([^<]*)</p>', html)
-    assert sum("Images not shown" in n and "test-blobs" in n for n in notes) == 1
+    assert sum("Images not shown" in n and "report-wells" in n for n in notes) == 1
     assert section(html, "clusters").count('class="card"') == len(set(bare_run.labels.tolist()))
+    assert re.findall(r'<section id="([^"]+)">', html) == ["overview", "truth", "clusters", "provenance"]
 
 
-def test_a_failing_section_becomes_a_note_and_the_rest_is_written(bare_run, tmp_path, monkeypatch):
-    import cellxai_core.report.cluster as cluster
+def test_a_failing_own_section_becomes_a_note_and_the_rest_is_written(bare_run, tmp_path, monkeypatch):
+    import cellxai_report.cluster as cluster
 
-    def broken(cr):  # noqa: ANN001, ANN202
+    def broken(src, sec):  # noqa: ANN001, ANN202
         raise ValueError("boom")
 
-    monkeypatch.setattr(cluster, "similarity", broken)
+    monkeypatch.setattr(cluster, "truth_table", broken)
     html = write_report(bare_run.path, out=tmp_path / "r.html").read_text()
-    assert "could not be made (ValueError: boom)" in section(html, "similarity")
+    assert "could not be made (ValueError: boom)" in section(html, "truth")
     assert section(html, "clusters").count('class="card"') == 2 and "Provenance" in html
 
 
@@ -145,14 +151,17 @@ def test_classify_report_shows_folds_roc_confusion_and_uncertain_samples(classif
     assert ranked == sorted(ranked, reverse=True) and ranked[0] == pytest.approx(entropy.max(), abs=1e-6)
     assert "MC-dropout predictive entropy" in unc
 
-    expl = section(html, "explanations")
     explainers = {e["name"] for e in classify_run.config["explainers"]}
+    examples = section(html, "examples")
+    assert "most confidently and correctly classified" in examples
     if "gmean" in explainers:
+        gmean = section(html, "gmean")
         ratios = classify_run.store.attrs("explanations/gmean")["ratios"]
         for name, r in ratios.items():
-            assert f"<td class=\"l\">{name}</td><td>{r['positive']:.3f}</td>" in expl
+            assert f"<td class=\"l\">{name}</td><td>{r['positive']:.3f}</td>" in gmean
     if "gradcam" in explainers:
-        assert "most confidently and correctly classified" in expl
+        assert "Grad-CAM overlay" in examples and "Grad-CAM" in unc
+    assert "Clusters at a glance" not in html
 
 
 def test_values_from_the_run_are_escaped():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cellxai_core.cli import main
-from cellxai_core.export import export_anndata
+from cellxai_report.export import export_anndata
 
 
 def test_cluster_run_as_anndata(cluster_run, tmp_path):

@@ -1,7 +1,8 @@
-"""Small real components for the report tests: fluorescent cells of two classes, a dropout fusion.
+"""Small real components for the report tests: wells of three programs, cells of two classes,
+a conv encoder, a mean-and-delta fusion, a dropout fusion and k-means.
 
-Used with ``tests/core_plugin.py`` (test-blobs wells, test-conv encoder) so that the
-report tests run the real pipeline in seconds, whatever plugins are installed.
+Self-contained (this distribution's tests need nothing from the repository's ``tests/``),
+so that the report tests run the real pipeline in seconds, whatever plugins are installed.
 """
 
 from __future__ import annotations
@@ -175,6 +176,47 @@ def make_mean_dropout(dropout: float, token_dim: int, side_dim: int, set_size: i
     return MeanDropout()
 
 
+def make_delta(token_dim: int, side_dim: int, set_size: int):
+    from torch import nn
+
+    class Delta(nn.Module):
+        """Mean over the set and last-minus-first (side features too): a well's trend matters."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.out_dim = 2 * token_dim + side_dim
+            self.attention = None
+
+        def forward(self, tokens, side=None):  # noqa: ANN001, ANN201
+            import torch
+
+            parts = [tokens.mean(1), tokens[:, -1] - tokens[:, 0]]
+            if side is not None:
+                parts.append(side[:, -1] - side[:, 0])
+            return torch.cat(parts, dim=1)
+
+    return Delta()
+
+
+class KMeansParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    n_clusters: int = Field(3, ge=1)
+    random_state: int = 0
+
+
+def make_kmeans(n_clusters: int, random_state: int):
+    from sklearn.cluster import KMeans
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    return make_pipeline(StandardScaler(), KMeans(n_clusters=n_clusters, random_state=random_state, n_init=4))
+
+
+@hookimpl
+def cellxai_clusterers(register):
+    register("report-kmeans", summary="k-means on standardised features.", params=KMeansParams, target=f"{__name__}:make_kmeans")
+
+
 @hookimpl
 def cellxai_datasets(register):
     register("report-cells", summary="Two classes of RGB cells.", params=CellsParams, target=f"{__name__}:Cells")
@@ -190,6 +232,7 @@ def cellxai_encoders(register):
 @hookimpl
 def cellxai_fusions(register):
     register("report-mean-dropout", summary="Mean over the set, dropout.", params=DropParams, target=f"{__name__}:make_mean_dropout")
+    register("report-delta", summary="Mean and last-minus-first over the set.", target=f"{__name__}:make_delta")
 
 
 CLASSIFY = {
@@ -212,6 +255,14 @@ CLUSTER = {
     "chunk_size": 16,
     "dataset": {"name": "report-wells", "params": {"n": 24, "size": 32, "days": 4}},
     "encoder": {"name": "report-well-conv", "params": {"width": 8}},
-    "fusion": {"name": "test-delta"},
-    "clusterer": {"name": "test-kmeans", "params": {"n_clusters": 3}},
+    "fusion": {"name": "report-delta"},
+    "clusterer": {"name": "report-kmeans", "params": {"n_clusters": 3}},
+}
+
+BARE = {  # two clusters, no explainers, no quality numbers: every explanation section must become a note
+    **CLUSTER,
+    "dataset": {"name": "report-wells", "params": {"n": 16, "size": 24, "days": 3}},
+    "clusterer": {"name": "report-kmeans", "params": {"n_clusters": 2}},
+    "explainers": [],
+    "quality": False,
 }

@@ -19,7 +19,7 @@ import pytest
 
 from browser import check_page, chromium, find_chromium, screenshot
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[4]  # the repository (plugins/reports/cellxai-report/tests)
 
 
 def _skip_without_chromium() -> None:
