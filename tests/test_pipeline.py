@@ -102,7 +102,7 @@ def test_cuda_without_cuda_is_a_user_error_before_anything_is_written(registry, 
 
 
 def test_failing_stage_marks_the_run_failed(registry, tmp_path):
-    with pytest.raises(Exception):
+    with pytest.raises(ValueError, match="n_clusters"):  # scikit-learn's k-means: more clusters than samples
         cx.run(core_plugin.PIPELINE, out=tmp_path / "r", overrides={"clusterer.params.n_clusters": 50})
     from cellxai_core.store import RunStore
 
