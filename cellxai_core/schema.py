@@ -93,8 +93,10 @@ def truth_columns(store: "RunStore") -> dict[str, "np.ndarray"]:
 
 
 def classes(store: "RunStore") -> list[str]:
-    """Class names of a classify run: the ``classes`` attr of ``predictions/proba`` (the one place)."""
+    """Class names of a classify run: the ``classes`` attr of ``predictions/proba`` (the one place the
+    task writes them), else the dataset's classes recorded by the load stage."""
     names = store.attrs(PROBA).get("classes") if store.has(PROBA) else None
+    names = names or (store.attrs(SAMPLES).get("classes") if store.has(SAMPLE_ID) else None)
     if not names:
         n = store.array(PROBA).shape[1] if store.has(PROBA) else 0
         names = [str(i) for i in range(n)]

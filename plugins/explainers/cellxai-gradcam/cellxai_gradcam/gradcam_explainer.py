@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from cellxai_core import schema
 from cellxai_core.data import chunks, load_batch
 from cellxai_core.errors import ConfigError, DataError
 
@@ -57,7 +58,7 @@ class GradCAMExplainer:
     def _head(self, ctx: Any, out: Any, labels: np.ndarray, device: torch.device, seed: int, stored: bool) -> tuple[Any, dict]:
         """The linear head (task cluster): trained and written, or, when chunks were already explained, the stored one."""
         p = self.params
-        fused = ctx.store.read("features/fused")
+        fused = ctx.store.read(schema.FUSED)
         if stored:  # written before the first chunk was marked done
             k, d = len(np.unique(labels[labels >= 0])), fused.shape[1]
             weight = out.create_array("head_weight", (k, d), "float32", chunks=(k, d))

@@ -28,13 +28,14 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
+from cellxai_core import schema
 from cellxai_core.errors import DataError
 
 from .rows import row_blocks
 
-AUX_DENSITY = "features/aux/density"
-AUX_TREND = "features/aux/trend"
-HANDCRAFTED = "features/handcrafted"
+AUX_DENSITY = schema.aux("density")
+AUX_TREND = schema.aux("trend")
+HANDCRAFTED = schema.HANDCRAFTED
 DENSITY_SUFFIXES = ("_density", "_area", "_count")
 SLOPE_SUFFIX = "_slope"
 

@@ -31,8 +31,7 @@ class ClassifyReport:
         self.src = src
         self.proba = src.read(schema.PROBA)
         self.attrs = src.attrs(schema.PREDICTIONS) | src.attrs(schema.PROBA)
-        n_classes = self.proba.shape[1]
-        self.classes = [str(c) for c in (self.attrs.get("classes") or src.sample_attrs.get("classes") or range(n_classes))]
+        self.classes = schema.classes(src.store)
         self.pred = self.proba.argmax(axis=1)
         truth = src.read(schema.truth("class"))
         self.truth = None

@@ -109,7 +109,7 @@ def _classify_obs(run_dir: str | Path, store: Any, obs: Any, uns: dict[str, Any]
         raise UserError(f"{run_dir}: no {schema.PROBA} in the store; nothing to export")
     proba = store.read(schema.PROBA)
     attrs = store.attrs(schema.PREDICTIONS)
-    classes = [str(c) for c in (attrs.get("classes") or range(proba.shape[1]))]
+    classes = schema.classes(store)
     obs["class"] = pd.Categorical([classes[i] for i in proba.argmax(axis=1)], categories=classes)
     for j, name in enumerate(classes):
         obs[f"proba_{name}"] = proba[:, j].astype(np.float32)
