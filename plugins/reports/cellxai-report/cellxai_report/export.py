@@ -1,14 +1,20 @@
-"""Export a run for other tools: AnnData ``.h5ad`` for scanpy users (``cellxai export``).
+"""Export a run for other tools: AnnData ``.h5ad`` in scverse's conventions (``cellxai export``).
 
-    obs    one row per sample (index = sample id): Metadata_* columns, cluster or class
-           (categorical), planted truth, per-class probabilities, fold, uncertainty, and
-           the columns plugins add to results.csv (e.g. the cluster's text ``explanation``)
-    X      the fused feature vectors (N, D'), so ``sc.pp.neighbors(adata)`` works as is
-    obsm   X_fused (the same), X_embedding (the run's 2-D embedding, for
-           ``sc.pl.embedding(adata, "embedding", color="cluster")``), handcrafted
-           (N, S*F, names in uns["handcrafted_names"])
+    X      the named measured features (N, F·S): each measurement of ``features/handcrafted``
+           on each set position, named as in ``results.csv`` (``cancer_area@day_1``, see
+           :mod:`cellxai_report.measures`); var columns ``measurement`` and ``set_position``.
+           A run without named measurements falls back to the fused vectors (var names
+           ``fused_<j>``); ``uns["X_source"]`` says which, so ``rank_genes_groups`` names
+           real measurements whenever the run has them
+    obs    one row per sample (index = sample id): ``Metadata_*`` (categorical when text),
+           ``Truth_*`` (categorical, the name results.csv uses), ``cluster`` or ``class``
+           (categorical), per-class probabilities, fold, uncertainty, and the columns plugins
+           add to results.csv (e.g. the cluster's text ``explanation``); every text is a
+           plain ``str``, so scikit-learn's metrics take any column
+    obsm   X_fused (N, D'), X_embedding (the run's 2-D embedding, for
+           ``sc.pl.embedding(adata, "X_embedding", color="cluster")``)
     uns    config (the resolved pipeline config as a JSON string: json.loads it back),
-           plugins, task, cellxai_version, clusters / predictions summaries,
+           plugins, task, cellxai_version, X_source, clusters / predictions summaries,
            cluster_colors (the report's colours, which scanpy uses for obs["cluster"])
 """
 
@@ -71,9 +77,9 @@ def build_anndata(run_dir: str | Path) -> Any:
     store = run.store
     obs = pd.DataFrame(index=pd.Index([str(i) for i in run.ids], name="id"))
     for key, values in schema.meta_columns(store).items():
-        obs[f"Metadata_{key}"] = values
+        obs[f"Metadata_{key}"] = _category([str(v) for v in values]) if values.dtype.kind in "OUST" else values
     for key, values in schema.truth_columns(store).items():
-        obs[f"truth_{key}"] = _category([str(v) for v in values])
+        obs[f"Truth_{key}"] = _category([str(v) for v in values])
     uns: dict[str, Any] = {
         "config": json.dumps(run.config, sort_keys=False),
         "plugins": {str(k): str(v) for k, v in (store.attrs().get("plugins") or {}).items()},
@@ -84,10 +90,11 @@ def build_anndata(run_dir: str | Path) -> Any:
         _cluster_obs(run_dir, store, obs, uns)
     else:
         _classify_obs(run_dir, store, obs, uns)
+    matrices = _matrices(store, uns)
     for name, values in extra_columns(src).items():
-        if name not in obs:
-            obs[name] = pd.Categorical([str(v) for v in values]) if values.dtype.kind in "OUS" else values
-    return ad.AnnData(obs=obs, uns=uns, **_matrices(store, uns))
+        if name not in obs and name not in matrices["var"].index:  # the measured features are X, not obs
+            obs[name] = _category([str(v) for v in values]) if values.dtype.kind in "OUST" else values
+    return ad.AnnData(obs=obs, uns=uns, **matrices)
 
 
 def _cluster_obs(run_dir: str | Path, store: Any, obs: Any, uns: dict[str, Any]) -> None:
@@ -121,8 +128,10 @@ def _classify_obs(run_dir: str | Path, store: Any, obs: Any, uns: dict[str, Any]
 
 
 def _matrices(store: Any, uns: dict[str, Any]) -> dict[str, Any]:
-    """X (the fused vectors), var and obsm of the AnnData."""
+    """X (the named measurements, else the fused vectors), var and obsm of the AnnData."""
     import pandas as pd
+
+    from .measures import measured
 
     fused = store.read(schema.FUSED).astype(np.float32) if store.has(schema.FUSED) else None
     obsm: dict[str, np.ndarray] = {}
@@ -130,12 +139,15 @@ def _matrices(store: Any, uns: dict[str, Any]) -> dict[str, Any]:
         obsm["X_fused"] = fused
     if store.has(schema.CLUSTER_EMBEDDING):
         obsm["X_embedding"] = store.read(schema.CLUSTER_EMBEDDING).astype(np.float32)
-    if store.has(schema.HANDCRAFTED):
-        side = store.read(schema.HANDCRAFTED).astype(np.float32)
-        names = [str(n) for n in store.attrs(schema.HANDCRAFTED).get("names", [])] or [f"f{j}" for j in range(side.shape[2])]
-        obsm["handcrafted"] = side.reshape(len(side), -1)
-        uns["handcrafted_names"] = [f"{t + 1}:{n}" for t in range(side.shape[1]) for n in names]
-    var = pd.DataFrame(index=[f"fused_{j}" for j in range(fused.shape[1])]) if fused is not None else None
+    found = measured(store)
+    if found is not None:
+        uns["X_source"] = f"{schema.HANDCRAFTED}: the measured features, one per measurement and set position"
+        var = pd.DataFrame({"measurement": found.measurements, "set_position": found.positions}, index=pd.Index(found.names))
+        return {"X": found.values, "var": var, "obsm": obsm}
+    if fused is None:
+        raise UserError(f"{schema.FUSED} and {schema.HANDCRAFTED} are both missing from the store; nothing to export")
+    uns["X_source"] = f"{schema.FUSED}: this run has no named measured features ({schema.HANDCRAFTED}), so X is the fused vectors"
+    var = pd.DataFrame(index=pd.Index([f"fused_{j}" for j in range(fused.shape[1])]))
     return {"X": fused, "var": var, "obsm": obsm}
 
 

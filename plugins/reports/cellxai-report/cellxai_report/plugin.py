@@ -13,6 +13,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import typer
 
 WRITER = "cellxai_report:write_report"
+MEASURES = "cellxai_report.measures:columns"  # results.csv gets the measured features under the AnnData's var names
 CLUSTER, CLASSIFY = ("cluster",), ("classify",)
 
 # (name, title, target, tasks (None: every task), order). Explainers' plugins fill the gaps
@@ -24,17 +25,21 @@ OWN: tuple[tuple[str, str, str, tuple[str, ...] | None, int], ...] = (
     ("performance", "How well are the classes told apart?", "cellxai_report.classify:performance", CLASSIFY, 10),
     ("examples", "Typical samples of each class", "cellxai_report.classify:examples", CLASSIFY, 30),
     ("uncertain", "The most uncertain samples", "cellxai_report.classify:uncertain", CLASSIFY, 40),
+    ("measurements", "Measured features", "cellxai_report.measures:render", None, 900),
     ("provenance", "Provenance", "cellxai_report.provenance:provenance", None, 1000),
 )
 
 
 def own_options(name: str, tasks: tuple[str, ...] | None, order: int) -> dict[str, Any]:
-    """Options of one of the report's own sections; provenance (every task) carries the page writer."""
+    """Options of one of the report's own sections; provenance (every task) carries the page writer and
+    measurements (every task) the measured-feature columns of results.csv."""
     options: dict[str, Any] = {"order": order}
     if tasks is not None:
         options["tasks"] = tasks
     if name == "provenance":
         options["writer"] = WRITER
+    if name == "measurements":
+        options["columns"] = MEASURES
     return options
 
 

@@ -20,14 +20,18 @@ def test_cluster_run_as_anndata(cluster_run, tmp_path):
     labels = cluster_run.labels
     assert list(adata.obs_names) == [str(i) for i in cluster_run.ids]
     assert list(adata.obs["cluster"].astype(str)) == [str(k) for k in labels]
-    assert list(adata.obs["truth_program"].astype(str)) == list(cluster_run.array("samples/truth/program"))
+    assert list(adata.obs["Truth_program"].astype(str)) == list(cluster_run.array("samples/truth/program"))
     assert list(adata.obs["Metadata_well"]) == list(cluster_run.array("samples/meta/well"))
+    assert adata.obs["Metadata_well"].dtype == "category"
     fused = cluster_run.features
-    assert np.array_equal(adata.obsm["X_fused"], fused) and np.array_equal(adata.X, fused)
+    assert np.array_equal(adata.obsm["X_fused"], fused)
     assert np.array_equal(adata.obsm["X_embedding"], cluster_run.array("clusters/embedding"))
-    side = cluster_run.array("features/handcrafted")
-    assert adata.obsm["handcrafted"].shape == (len(side), side.shape[1] * side.shape[2])
-    assert len(adata.uns["handcrafted_names"]) == side.shape[1] * side.shape[2]
+    side = cluster_run.array("features/handcrafted")  # (N, 4 days, [t_cell_area, cancer_area])
+    assert adata.X.shape == (len(side), side.shape[1] * side.shape[2])
+    assert list(adata.var_names[:3]) == ["t_cell_area@day_1", "cancer_area@day_1", "t_cell_area@day_2"]
+    assert np.array_equal(adata[:, "cancer_area@day_3"].X.ravel(), side[:, 2, 1])
+    assert list(adata.var["measurement"][:2]) == ["t_cell_area", "cancer_area"] and adata.var["set_position"].iloc[-1] == "day 4"
+    assert adata.uns["X_source"].startswith("features/handcrafted")
     assert json.loads(adata.uns["config"]) == cluster_run.config
     assert len(adata.uns["cluster_colors"]) == len(adata.obs["cluster"].cat.categories)
     assert adata.uns["clusters"]["n_clusters"] == cluster_run.store.attrs("clusters")["n_clusters"]
@@ -47,9 +51,54 @@ def test_classify_run_as_anndata(classify_run, tmp_path):
     for j, name in enumerate(classes):
         assert np.allclose(adata.obs[f"proba_{name}"], proba[:, j])
     assert np.array_equal(adata.obs["fold"], classify_run.array("predictions/fold"))
-    assert "X_embedding" not in adata.obsm and adata.X.shape == classify_run.features.shape
+    assert "X_embedding" not in adata.obsm and np.array_equal(adata.X, classify_run.features)  # no measurements: X falls back
+    assert list(adata.var_names[:2]) == ["fused_0", "fused_1"] and "no named measured features" in adata.uns["X_source"]
+    assert list(adata.obs["Truth_class"].astype(str)) == list(classify_run.array("samples/truth/class"))
     assert adata.uns["predictions"]["metrics"]["auc_macro"]["mean"] == pytest.approx(
         classify_run.store.attrs("predictions")["metrics"]["auc_macro"]["mean"])
+
+
+def test_anndata_works_with_scanpy_and_scikit_learn(cluster_run, tmp_path):
+    """scverse: rank_genes_groups names measured features; every text obs column is plain str, so ARS takes it."""
+    import anndata as ad
+    import scanpy as sc
+    from sklearn.metrics import adjusted_rand_score
+
+    adata = ad.read_h5ad(export_anndata(cluster_run.path, tmp_path / "c.h5ad"))
+    sc.tl.rank_genes_groups(adata, "cluster")  # as a scanpy user calls it (t-test)
+    top = {str(name) for row in adata.uns["rank_genes_groups"]["names"] for name in row}
+    assert top <= set(adata.var_names) and any("cancer_area" in n for n in top)
+    text = [c for c in adata.obs if adata.obs[c].dtype == "category" or adata.obs[c].dtype == object]
+    assert {"cluster", "Truth_program", "Metadata_well"} <= set(text)
+    for column in text:
+        assert all(type(v) is str for v in adata.obs[column].astype(object)), column
+        assert -1.0 <= adjusted_rand_score(adata.obs[column], adata.obs["Truth_program"]) <= 1.0
+    assert len(adata.uns["cluster_colors"]) == len(adata.obs["cluster"].cat.categories)
+
+
+def test_results_csv_has_the_measured_features_under_the_anndata_names(cluster_run, classify_run):
+    """pycytominer: Metadata_* then features, one column per measurement and day, the names of the .h5ad's var."""
+    from cellxai_report.export import build_anndata
+
+    with open(cluster_run.path / "results.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    adata = build_anndata(cluster_run.path)
+    assert set(adata.var_names) <= set(rows[0]) and "Truth_program" in rows[0]
+    for j, name in enumerate(adata.var_names):
+        assert np.allclose([float(r[name]) for r in rows], adata.X[:, j], atol=1e-6)
+    assert not set(adata.var_names) & set(adata.obs)
+    with open(classify_run.path / "results.csv", newline="") as fh:
+        header = next(csv.reader(fh))
+    assert not any("@" in h or h.startswith("fused_") for h in header)  # nothing measured, nothing added
+
+
+def test_measurement_names_are_stable_and_unique():
+    from cellxai_report.measures import column_names, set_labels
+
+    assert column_names(["a", "b"], ["day 1", "day 2"]) == ["a@day_1", "b@day_1", "a@day_2", "b@day_2"]
+    assert column_names(["area"], ["cell"]) == ["area"]
+    assert column_names(["a"], ["x y", "x  y"]) == ["a@x_y", "a@x_y.1"]
+    assert set_labels({"set_labels": ["d1", "d2"]}, 2) == ["d1", "d2"] and set_labels({}, 2) == ["1", "2"]
 
 
 def test_results_csv_follows_the_cellprofiler_metadata_convention(cluster_run, classify_run):

@@ -92,8 +92,9 @@ def test_cluster_report_shows_clusters_explanations_and_provenance(cluster_run):
         assert f"<td class=\"l\">{stage}</td>" in prov
     assert "report_plugin" in prov
     ids = re.findall(r'<section id="([^"]+)">', html)
-    expected = ["overview", "truth", "gmean", "clusters", "template-text", "cluster-similarity", "gradcam", "trust", "provenance"]
-    assert ids == [i for i in expected if i in ids] and {"overview", "truth", "clusters", "provenance"} <= set(ids)  # registered order
+    expected = ["overview", "truth", "gmean", "clusters", "template-text", "cluster-similarity", "gradcam", "trust", "measurements", "provenance"]
+    assert ids == [i for i in expected if i in ids] and {"overview", "truth", "clusters", "measurements", "provenance"} <= set(ids)  # registered order
+    assert "cancer_area@day_1" in section(html, "measurements")  # the names of results.csv and run.h5ad
     assert yaml.safe_dump(cluster_run.config, sort_keys=False).splitlines()[0] in prov
 
 
@@ -116,7 +117,7 @@ def test_images_are_skipped_with_a_reason_when_the_dataset_cannot_be_rebuilt(bar
     notes = re.findall(r'<p class="note">([^<]*)</p>', html)
     assert sum("Images not shown" in n and "report-wells" in n for n in notes) == 1
     assert section(html, "clusters").count('class="card"') == len(set(bare_run.labels.tolist()))
-    assert re.findall(r'<section id="([^"]+)">', html) == ["overview", "truth", "clusters", "provenance"]
+    assert re.findall(r'<section id="([^"]+)">', html) == ["overview", "truth", "clusters", "measurements", "provenance"]
 
 
 def test_a_failing_own_section_becomes_a_note_and_the_rest_is_written(bare_run, tmp_path, monkeypatch):
