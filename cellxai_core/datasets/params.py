@@ -174,3 +174,25 @@ class ZarrParams(IntensityParams):
         description="percentile: per channel [low, high] percentiles to [0, 1]; dtype: integers / their maximum, "
         "floats clipped to [0, 1]; none: clip only",
     )
+
+
+class BioioParams(IntensityParams):
+    """Any file a bioio reader plugin opens; its T, C, Z axes mapped to samples and the set axis."""
+
+    path: str = Field(..., description="a file (or URI) any installed bioio reader opens: OME-TIFF, TIFF, OME-Zarr, ND2, CZI, LIF ...")
+    set_axis: Literal["time", "channel", "image", "z"] = Field(
+        "time",
+        description="time: the time points are the set; channel: isolated channels (S=C, C=1); image: one multi-channel "
+        "image (S=1); z: the z planes are the set. Except for time, every time point is a sample of its own",
+    )
+    scenes: list[int | str] | None = Field(None, description="scenes to read, by index or name (default: all; each is a sample)")
+    timepoints: list[int] | None = Field(None, description="time points to read (default: all)")
+    planes: list[int] | None = Field(None, description="z planes to read (default: all); max-projected unless set_axis is z")
+    tile: int | tuple[int, int] | None = Field(None, description="tile [height, width]: each tile of a scene is a sample (default: the whole scene)")
+    stride: int | tuple[int, int] | None = Field(None, description="step between tiles (default: the tile size)")
+    reader: str | None = Field(None, description="force a bioio reader plugin by module name, e.g. bioio_ome_tiff (default: bioio chooses)")
+
+    @field_validator("tile", "stride", mode="before")
+    @classmethod
+    def _tile_pair(cls, value: object) -> object:
+        return _pair(value) if isinstance(value, (int, list, tuple)) else value

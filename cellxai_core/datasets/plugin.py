@@ -7,6 +7,7 @@ from typing import Any
 from cellxai_core.hookspecs import Register, hookimpl
 
 from .params import (
+    BioioParams,
     ImageFolderParams,
     SyntheticFluorescenceParams,
     SyntheticMicrowellParams,
@@ -46,6 +47,12 @@ def cellxai_datasets(register: Register) -> None:
         summary="A Zarr / OME-Zarr array (N, S, C, H, W) or an OME-Zarr HCS plate (row / column / field)",
         params=ZarrParams,
         target="cellxai_core.datasets.zarr_store:ZarrDataset",
+    )
+    register(
+        "bioio",
+        summary="Any file a bioio reader plugin opens (OME-TIFF, TIFF; ND2, CZI, LIF ... with their plugin): scenes x time points x tiles",
+        params=BioioParams,
+        target="cellxai_core.datasets.bioio_reader:BioioDataset",
     )
 
 
