@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from . import schema
 from .errors import UserError
 from .store import RunStore
 
@@ -38,23 +39,19 @@ class Run:
 
     @property
     def ids(self) -> np.ndarray:
-        return self.store.read("samples/id")
+        return schema.ids(self.store)
 
     @property
     def labels(self) -> np.ndarray | None:
         """Cluster labels (task cluster) or predicted class indices (task classify)."""
-        if self.store.has("clusters/labels"):
-            return self.store.read("clusters/labels")
-        if self.store.has("predictions/proba"):
-            return self.store.read("predictions/proba").argmax(axis=1)
-        return None
+        return schema.labels(self.store)
 
     @property
     def features(self) -> np.ndarray:
-        return self.store.read("features/fused")
+        return self.store.read(schema.FUSED)
 
     def array(self, path: str) -> np.ndarray:
-        """Any store array by its path, e.g. ``run.array("features/fused")``."""
+        """Any store array by its path, e.g. ``run.array("features/fused")``; strings as ``str``."""
         if not self.store.has(path):
             raise KeyError(f"{path} not in {self.path / 'store.zarr'}; has: {', '.join(self.store.tree())}")
         return self.store.read(path)
@@ -62,22 +59,18 @@ class Run:
     @property
     def explanations(self) -> dict[str, list[str]]:
         """Explainer name -> the arrays it wrote."""
-        out: dict[str, list[str]] = {}
-        for path in self.store.tree():
-            if path.startswith("explanations/"):
-                name = path.split("/")[1]
-                out.setdefault(name, []).append(path)
-        return out
+        return {name: [p for p in self.store.tree() if p.startswith(schema.explanation(name) + "/")]
+                for name in self.store.children(schema.EXPLANATIONS)}
 
     @property
     def stages(self) -> dict[str, Any]:
         return self.store.attrs().get("stages", {})
 
-    def results(self) -> list[dict[str, str]]:
-        import csv
+    def results(self) -> Any:
+        """``results.csv`` as a pandas DataFrame (text columns as Python ``str``)."""
+        import pandas as pd
 
-        with open(self.path / "results.csv", newline="") as fh:
-            return list(csv.DictReader(fh))
+        return pd.read_csv(self.path / "results.csv", dtype={"id": str}, keep_default_na=False)
 
 
 def open_run(path: str | Path, *, allow_incomplete: bool = False) -> Run:

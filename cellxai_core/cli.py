@@ -14,32 +14,31 @@ from typing import List, Optional
 
 import typer
 
+from . import __version__
 from .errors import UserError
 
-app = typer.Typer(
-    name="cellxai",
-    help="Explainable clustering and classification of cell microscopy images.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = typer.Typer(name="cellxai", help="Explainable clustering and classification of cell microscopy images.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 plugins_app = typer.Typer(help="Installed plugins and their components.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
 _state = {"debug": False}
+
+
+def _version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"cellxai {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _main(
     debug: bool = typer.Option(False, "--debug", help="show tracebacks of internal errors"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="only warnings and errors"),
+    version: bool = typer.Option(False, "--version", is_eager=True, callback=_version, help="print the version and exit"),
 ) -> None:
     _state["debug"] = debug
-    logging.basicConfig(
-        level=logging.WARNING if quiet else logging.INFO,
-        format="%(asctime)s %(levelname)s %(message)s",
-        datefmt="%H:%M:%S",
-        stream=sys.stderr,
-    )
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(asctime)s %(levelname)s %(message)s",
+                        datefmt="%H:%M:%S", stream=sys.stderr)
 
 
 @app.command()
@@ -54,7 +53,12 @@ def run(
     """Run a pipeline file into a run directory."""
     from .pipeline import run as run_pipeline
 
-    result = run_pipeline(pipeline, out, list(set_), resume=resume, overwrite=overwrite, device=device)
+    try:
+        result = run_pipeline(pipeline, out, list(set_), resume=resume, overwrite=overwrite, device=device)
+    except KeyboardInterrupt as exc:
+        again = " ".join(["cellxai run", str(pipeline), "--out", str(out), *(f"--set {s}" for s in set_), "--resume"])
+        typer.echo(f"interrupted: {out} keeps every finished stage and chunk; continue with: {again}", err=True)
+        raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
     typer.echo(f"run complete: {result.path} ({len(result.ids)} samples)")
 
 

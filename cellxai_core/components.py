@@ -1,7 +1,8 @@
 """What each kind of component implements. Protocols only: no torch import here.
 
-Encoders and fusions are ``torch.nn.Module`` subclasses in practice; these protocols
-name the attributes and methods the pipeline and the explainers rely on.
+Encoders and fusions are ``torch.nn.Module`` subclasses in practice. The optional parts
+of each kind, and what the pipeline does with them, are in ``docs/architecture.md``
+("What each kind implements").
 """
 
 from __future__ import annotations
@@ -17,20 +18,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @runtime_checkable
 class Encoder(Protocol):
-    """Per-image encoder. Built as ``Target(**params, in_channels=C)``.
-
-    ``forward(images)`` maps (N, C, H, W) to tokens (N, D), or to spatial tokens
-    (N, L, D) when the fusion attends over positions (MHL family).
-    ``out_dim`` is D. ``cam_layer`` is the conv module Grad-CAM reads.
-
-    Optional:
-    - ``uses_set_index = True`` and ``forward(images, set_index)``: set_index (N,) long
-      tells which position of the set each image is (separate weights per channel).
-    - ``pretrain(ctx) -> dict[str, float]``: self-supervised / pseudo-label training
-      before encoding (U-Net on HSV pseudo-labels); returns metrics to store.
-    - ``handcrafted(images) -> (B, S, F)`` float tensor from (B, S, C, H, W) float
-      tensor, with ``handcrafted_names`` (F names): human-designed side features.
-    """
+    """``Target(**params, in_channels=C)``: images (N, C, H, W) -> tokens (N, D) (or (N, L, D) spatial).
+    ``cam_layer`` is the feature layer Grad-CAM reads. Optional: ``uses_set_index``,
+    ``pretrain(ctx)``, ``handcrafted(images)`` with ``handcrafted_names``."""
 
     out_dim: int
     cam_layer: Any
@@ -40,21 +30,9 @@ class Encoder(Protocol):
 
 @runtime_checkable
 class Fusion(Protocol):
-    """Fusion across the set axis. Built as ``Target(**params, token_dim=D, side_dim=F, set_size=S)``.
-
-    ``forward(tokens, side=None)``: tokens (B, S, D) [side (B, S, F)] -> (B, D').
-    ``out_dim`` is D'. After a forward, ``attention`` holds the last attention
-    weights (B, ..., S, S) or None.
-
-    Optional:
-    - ``fit(tokens, side, ctx) -> dict[str, float]`` trains the fusion on frozen tokens
-      (numpy (N, S, D) and (N, S, F) or None) before clustering, e.g. on auxiliary
-      targets; returns metrics the pipeline stores in the ``features/fused`` attrs.
-    - ``auxiliary(tokens, side) -> dict[str, Tensor]``: outputs of auxiliary heads
-      (e.g. ``density`` (B, S, 3), ``trend`` (B, 3)), with ``auxiliary_names``
-      (dict key -> list of column names of the last axis). The pipeline stores them
-      as ``features/aux/<key>`` with attrs ``names``; the text explainer reads them.
-    """
+    """``Target(**params, token_dim=D, side_dim=F, set_size=S)``: tokens (B, S, D) [+ side (B, S, F)]
+    -> (B, D'); ``attention`` after a forward. Optional: ``fit(tokens, side, ctx)``,
+    ``auxiliary(tokens, side)`` with ``auxiliary_names``."""
 
     out_dim: int
 
@@ -63,30 +41,16 @@ class Fusion(Protocol):
 
 @runtime_checkable
 class Clusterer(Protocol):
-    """A scikit-learn style clusterer.
-
-    ``fit_predict(X)`` on (N, D') float features returns labels (N,), -1 = noise.
-    After fitting: ``labels_``; where the method has them ``embedding_`` (N, 2),
-    ``cluster_centers_indices_``, ``n_iter_``, ``converged_``.
-    Clusterers that run on torch accept a ``device`` attribute set by the pipeline.
-    """
+    """scikit-learn style: ``fit_predict(X)`` -> labels (N,), -1 = noise; then ``labels_`` and, where the
+    method has them, ``embedding_``, ``cluster_centers_indices_``, ``n_iter_``, ``converged_``."""
 
     def fit_predict(self, X: np.ndarray, y: Any = None) -> np.ndarray: ...
 
 
 @runtime_checkable
 class Explainer(Protocol):
-    """Reads a finished run and writes ``explanations/<name>`` through ``out``.
-
-    Class attributes:
-    - ``requires``: subset of {"model", "labels", "images"}.
-    - ``after``: names of explainers that must run before this one.
-    - ``tasks``: the tasks it applies to, ("cluster", "classify").
-
-    ``run(ctx, out)`` writes arrays with ``out.create_array("maps", shape, dtype)``
-    (relative to ``explanations/<name>``) and attributes with ``out.attrs[...] = ...``;
-    they become visible only when ``run`` returns.
-    """
+    """``run(ctx, out)`` writes ``explanations/<name>`` through ``out`` (visible when it returns).
+    ``requires`` (model, labels, images), ``after`` (explainers before it), ``tasks``."""
 
     requires: ClassVar[Sequence[str]]
     after: ClassVar[Sequence[str]]
@@ -97,22 +61,9 @@ class Explainer(Protocol):
 
 @runtime_checkable
 class Task(Protocol):
-    """What a run computes after the features. Built as ``Target(**params)``; its Params
-    fields are top-level sections of the pipeline file (``classify:``, ``quality:``).
-
-    Class attributes:
-    - ``trains_model``: True when ``run`` trains encoder + fusion + head itself (classify:
-      k-fold training); it then runs before encode, in place of pre-training, and saves the
-      kept model with ``ctx.save_model``. False: ``run`` works on ``features/fused`` after fuse.
-    - ``prefix: the store group it writes (``clusters``, ``predictions``; see ``schema``).
-
-    Registered with ``needs=("clusterer",)`` when the pipeline file must name those fields.
-    ``head_size(dataset)``: outputs of the model's head (classes), None for no head.
-    Optional ``input_transform()``: an unfitted torch module the saved model expects in front
-    of it (resampling, whitening); its fitted state is saved and restored with the weights.
-    ``run(ctx, out)`` writes the task's results through ``out`` (under ``prefix``).
-    ``columns(run) -> {name: (N,) values}``: its columns of ``results.csv``.
-    """
+    """What a run computes after the features; its Params fields are top-level sections of the file.
+    ``trains_model``: ``run`` trains encoder + fusion + head before encode (classify) instead of working
+    on ``features/fused`` after fuse. Optional ``input_transform()``. See docs/architecture.md."""
 
     trains_model: ClassVar[bool]
     prefix: ClassVar[str]
@@ -125,12 +76,8 @@ class Task(Protocol):
 
 
 class ReportSection(Protocol):
-    """What a report section renderer fills: ``render(run, section)`` (``cellxai_report_sections``).
-
-    ``run`` is the opened :class:`cellxai_core.api.Run`. Text arguments are escaped by the
-    report; ``raw`` takes HTML the renderer escaped itself. ``figure`` takes a matplotlib
-    figure (closed after embedding). Every method returns the section, so calls chain.
-    """
+    """What ``render(run, section)`` fills (``cellxai_report_sections``); text is escaped by the
+    report, ``raw`` takes HTML escaped by the caller, ``figure`` a matplotlib figure."""
 
     def p(self, text: str, cls: str | None = None) -> "ReportSection": ...
 

@@ -252,49 +252,34 @@ def resolved_config(cfg: PipelineConfig, params: dict[str, BaseModel]) -> dict[s
     return data
 
 
+def _params_schema(reg: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    """A registration's Params schema, its sub-models moved to the shared ``$defs`` under a unique prefix."""
+    prefix = f"{reg.kind}.{reg.name}."
+    sub = reg.params.model_json_schema(ref_template="#/$defs/" + prefix + "{model}")
+    defs.update({prefix + key: value for key, value in sub.pop("$defs", {}).items()})
+    return sub
+
+
 def json_schema(registry: Registry | None = None) -> dict[str, Any]:
-    """JSON Schema of pipeline files, each component's params included (editor completion)."""
+    """JSON Schema of pipeline files, each component's params and each task's sections included."""
     registry = registry or get_registry()
     schema = PipelineConfig.model_json_schema()
-    defs = schema.setdefault("$defs", {})
-    kinds = {"dataset": "dataset", "encoder": "encoder", "fusion": "fusion", "clusterer": "clusterer"}
-    choices: dict[str, list[dict[str, Any]]] = {k: [] for k in [*kinds.values(), "explainer"]}
-    props = schema["properties"]
+    defs, props = schema.setdefault("$defs", {}), schema["properties"]
+    choices: dict[str, list[dict[str, Any]]] = {k: [] for k in (*COMPONENT_FIELDS, "explainer")}
     for reg in registry.components():
         if reg.kind == "task":  # a task's Params fields are top-level sections of the file
-            sub = reg.params.model_json_schema(ref_template="#/$defs/task." + reg.name + ".{model}")
-            for key, value in sub.pop("$defs", {}).items():
-                defs[f"task.{reg.name}.{key}"] = value
-            for key, value in sub.get("properties", {}).items():
+            for key, value in _params_schema(reg, defs).get("properties", {}).items():
                 props.setdefault(key, {**value, "description": f"(task {reg.name}) " + value.get("description", "")})
-            continue
-        if reg.kind not in choices:
-            continue
-        prefix = f"{reg.kind}.{reg.name}."
-        sub = reg.params.model_json_schema(ref_template="#/$defs/" + prefix + "{model}")
-        for key, value in sub.pop("$defs", {}).items():
-            defs[prefix + key] = value
-        choices[reg.kind].append(
-            {
-                "type": "object",
-                "description": reg.summary,
-                "properties": {"name": {"const": reg.name}, "params": sub},
-                "required": ["name"],
-                "additionalProperties": False,
-            }
-        )
-    tasks = [r.name for r in registry.components("task")]
-    if tasks:
-        props["task"] = {**props["task"], "enum": tasks}
-    for field, kind in kinds.items():
+        elif reg.kind in choices:
+            choices[reg.kind].append({
+                "type": "object", "description": reg.summary, "required": ["name"], "additionalProperties": False,
+                "properties": {"name": {"const": reg.name}, "params": _params_schema(reg, defs)},
+            })
+    props["task"] = {**props["task"], "enum": registry.names("task")}
+    for kind in COMPONENT_FIELDS:
         if choices[kind]:
-            alt: list[dict[str, Any]] = list(choices[kind])
-            if field == "clusterer":
-                alt.append({"type": "null"})
-            props[field] = {"anyOf": alt, "description": f"a registered {kind}"}
+            props[kind] = {"anyOf": choices[kind] + ([{"type": "null"}] if kind == "clusterer" else []), "description": f"a registered {kind}"}
     if choices["explainer"]:
         props["explainers"] = {"type": "array", "items": {"anyOf": choices["explainer"]}}
-    schema["additionalProperties"] = False
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["title"] = "cellxai pipeline"
+    schema.update({"additionalProperties": False, "$schema": "https://json-schema.org/draft/2020-12/schema", "title": "cellxai pipeline"})
     return schema

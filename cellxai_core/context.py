@@ -63,10 +63,7 @@ class RunContext:
 
     @classmethod
     def standalone(cls, dataset: Dataset, *, device: str = "cpu", seed: int = 0, batch_size: int = 16) -> "RunContext":
-        """A context without a run directory, for composing components in plain Python.
-
-        Enough for ``encoder.pretrain(ctx)`` and ``fusion.fit(..., ctx)``; there is no store.
-        """
+        """A context without a run directory or store, enough for ``encoder.pretrain(ctx)`` and ``fusion.fit``."""
         from types import SimpleNamespace
 
         from .progress import progress
@@ -78,10 +75,7 @@ class RunContext:
     def log(self, message: str) -> None:
         log.info(message)
 
-    # -- data ---------------------------------------------------------------------
-    def iter_batches(
-        self, batch_size: int | None = None, indices: Sequence[int] | None = None
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    def iter_batches(self, batch_size: int | None = None, indices: Sequence[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (indices (B,), images (B, S, C, H, W) float32) over the dataset, in order."""
         idx = np.arange(len(self.dataset)) if indices is None else np.asarray(indices)
         size = batch_size or self.config.batch_size
@@ -94,7 +88,6 @@ class RunContext:
         """Scalar truth (``program``, ``class``) from the store, or None."""
         return self.store.read(schema.truth(key)) if self.store.has(schema.truth(key)) else None
 
-    # -- results of earlier stages ----------------------------------------------------
     def labels(self) -> np.ndarray:
         """The group of each sample: cluster labels (task cluster) or predicted class indices."""
         found = schema.labels(self.store)
@@ -111,11 +104,8 @@ class RunContext:
         if not self.store.has(schema.HANDCRAFTED):
             return None
         arr = self.store.array(schema.HANDCRAFTED)
-        if indices is None:
-            return np.asarray(arr[:])
-        return np.asarray(arr.get_orthogonal_selection((np.asarray(indices),)))
+        return np.asarray(arr[:] if indices is None else arr.get_orthogonal_selection((np.asarray(indices),)))
 
-    # -- the model ------------------------------------------------------------------------
     def new_model(self) -> Any:
         """A freshly initialised :class:`cellxai_core.model.SampleModel` (with the task's head), on the device."""
         if self.builder is None:

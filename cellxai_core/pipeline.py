@@ -1,70 +1,31 @@
 """The pipeline: load -> pretrain -> encode -> fuse -> task -> explain.
 
-A task that trains the whole model itself (classify's k-fold training) runs in place of
-pre-training, before encode. Each stage records its status in the store; a stage that is
-done is skipped on ``--resume``, and encode and the gradcam explainer also resume per
-chunk. Every stage re-seeds from the run seed, so an interrupted and resumed run equals
-an uninterrupted one. ``cellxai explain`` runs one more explainer through the same code.
+A task that trains the whole model (classify) runs in place of pre-training. A stage that is
+done is skipped on ``--resume`` (long ones resume per chunk); every stage re-seeds from the run
+seed and its name, so a resumed run equals an uninterrupted one. ``cellxai explain`` reuses it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import shutil
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
 import yaml
 
-from . import schema, stages
+from . import rundir, schema, stages
 from .build import Builder, stage_seed, validated_params
 from .config import PipelineConfig, load_config, resolved_config
 from .context import RunContext
 from .errors import ConfigError, UserError
-from .progress import progress
+from .progress import check_stop, progress
 from .registry import Registry, get_registry
 from .store import RunStore
 
 log = logging.getLogger("cellxai")
-STORE = "store.zarr"
-
-
-def _first_difference(a: Any, b: Any, path: str = "") -> str | None:
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in sorted(set(a) | set(b)):
-            diff = _first_difference(a.get(key), b.get(key), f"{path}.{key}" if path else str(key))
-            if diff:
-                return diff
-        return None
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
-            diff = _first_difference(x, y, f"{path}[{i}]")
-            if diff:
-                return diff
-        return None
-    return None if a == b else f"{path or '(config)'}: was {a!r}, now {b!r}"
-
-
-def prepare_run_dir(out: Path, resolved: dict[str, Any], *, resume: bool, overwrite: bool) -> bool:
-    """Check or clear the output directory; returns True when resuming an existing run."""
-    if resume and overwrite:
-        raise UserError("--resume and --overwrite exclude each other")
-    if not (out.exists() and any(out.iterdir())):
-        return False
-    if overwrite:
-        shutil.rmtree(out)
-        return False
-    if not resume:
-        raise UserError(f"{out}: output directory exists and is not empty; use --resume to continue it or --overwrite to replace it")
-    config_file = out / "config.yaml"
-    if not config_file.exists() or not (out / STORE).exists():
-        raise UserError(f"{out}: not a cellxai run directory (no config.yaml / {STORE}); cannot --resume")
-    previous = yaml.safe_load(config_file.read_text()) or {}
-    diff = _first_difference(previous.get("config"), resolved)
-    if diff:
-        raise UserError(f"{out}: --resume with a different config ({diff}); use --overwrite or another --out")
-    return True
+STORE = rundir.STORE
 
 
 def ordered_explainers(builder: Builder) -> list[tuple[str, Any]]:
@@ -152,12 +113,23 @@ def run(
     if device is not None:
         overrides = {**overrides, "device": device} if isinstance(overrides, dict) else [*overrides, f"device={device}"]
     cfg, params = load_config(source, overrides, registry)
-    resolved = resolved_config(cfg, params)
     out = Path(out)
-    resuming = prepare_run_dir(out, resolved, resume=resume, overwrite=overwrite)
     ctx = open_context(cfg, params, out, registry)
+    with rundir.locked(out), rundir.stop_on_signals():
+        try:
+            _execute(ctx, resolved_config(cfg, params), resume=resume, overwrite=overwrite)
+        except OSError as exc:
+            raise rundir.write_error(out, exc) from None
+    if cfg.report:
+        _write_report(out, registry)
+    return open_run(out)
+
+
+def _execute(ctx: RunContext, resolved: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+    """Every stage not done yet, the run's status kept true: running, then complete, failed or interrupted."""
+    cfg, out, registry = ctx.config, ctx.run_dir, ctx.builder.registry  # type: ignore[union-attr]
+    resuming = rundir.prepare(out, resolved, resume=resume, overwrite=overwrite)
     explainers = ordered_explainers(ctx.builder)  # type: ignore[arg-type]
-    out.mkdir(parents=True, exist_ok=True)
     versions = {r.distribution: r.version for r in (registry.get(k, s.name) for _, k, s in cfg.components())}
     task_reg = registry.get("task", cfg.task)
     versions[task_reg.distribution] = task_reg.version
@@ -174,19 +146,16 @@ def run(
             if store.stage_status(stage) == "done":
                 log.info("%s: done earlier, skipped", stage)
                 continue
+            check_stop()
             run_stage(ctx, stage, work)
         stages.write_results(ctx)
         store.remove("_partial")
         store.set_attrs(status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
-    except KeyboardInterrupt:
-        store.set_attrs(status="interrupted")
+    except BaseException as exc:
+        with contextlib.suppress(OSError):  # a full disk may refuse the status too; a vanished one is not recreated
+            if out.is_dir():
+                store.set_attrs(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
         raise
-    except BaseException:
-        store.set_attrs(status="failed")
-        raise
-    if cfg.report:
-        _write_report(out, registry)
-    return open_run(out)
 
 
 def _write_report(out: Path, registry: Registry) -> None:
@@ -222,6 +191,7 @@ def explain_run(
     for before in getattr(explainer, "after", ()):
         if not ctx.store.has(schema.explanation(before)) and ctx.store.stage_status(f"explain:{before}") != "done":
             raise UserError(f"{run_dir}: explainer '{name}' needs '{before}' to have run; run `cellxai explain {run_dir} {before}` first")
-    run_stage(ctx, f"explain:{name}", lambda c: stages.explain(c, name, explainer), params=checked)
-    ctx.store.remove("_partial")
+    with rundir.locked(Path(run_dir)), rundir.stop_on_signals():
+        run_stage(ctx, f"explain:{name}", lambda c: stages.explain(c, name, explainer), params=checked)
+        ctx.store.remove("_partial")
     return ctx.store.attrs(schema.explanation(name)) if ctx.store.has(schema.explanation(name)) else {}

@@ -19,7 +19,5 @@ from .errors import ConfigError, DataError, PluginError, UserError
 from .hookspecs import Register, hookimpl
 from .testing import use_plugins
 
-__all__ = [
-    "Clusterer", "ConfigError", "DataError", "Encoder", "Explainer", "Fusion", "PluginError", "Register",
-    "ReportSection", "RunContext", "StageWriter", "Task", "UserError", "hookimpl", "schema", "use_plugins",
-]
+__all__ = ["Clusterer", "ConfigError", "DataError", "Encoder", "Explainer", "Fusion", "PluginError", "Register", "ReportSection",
+           "RunContext", "StageWriter", "Task", "UserError", "hookimpl", "schema", "use_plugins"]

@@ -10,6 +10,19 @@ from types import TracebackType
 from typing import Any
 
 log = logging.getLogger("cellxai")
+STOP: dict[str, int | None] = {"signal": None}  # set by a signal handler (cellxai_core.rundir)
+
+
+class StopRequested(KeyboardInterrupt):
+    """A signal (``signum``) asked the run to stop: raised at the next batch boundary (``Progress.advance``)."""
+
+    signum = property(lambda self: self.args[0])
+
+
+def check_stop() -> None:
+    """Stop here if a signal asked for it; long loops reach this through ``Progress.advance``."""
+    if STOP["signal"] is not None:
+        raise StopRequested(STOP["signal"])
 
 
 def interactive() -> bool:
@@ -46,16 +59,17 @@ class Progress:
         return self
 
     def advance(self, n: int = 1) -> None:
+        """Count ``n`` finished steps; the place where a requested stop takes effect."""
         self.completed += n
         if self._rich is not None:
             self._rich.update(self._task, advance=n)
-            return
-        if self.total:
+        elif self.total:
             decile = int(10 * self.completed / self.total)
             now = time.perf_counter()
             if decile != self._last_logged and decile < 10 and now - self._last_time >= 5.0:
                 self._last_logged, self._last_time = decile, now
                 log.info("%s: %d/%d", self.description, self.completed, self.total)
+        check_stop()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         if self._rich is not None:

@@ -85,7 +85,6 @@ class Registry:
         self._components: dict[tuple[str, str], Registration] = {}
         self._duplicates: dict[tuple[str, str], list[Registration]] = {}
 
-    # -- building ---------------------------------------------------------------
     @classmethod
     def from_entry_points(cls) -> "Registry":
         """Discover every installed plugin of the ``cellxai`` entry-point group, each in its own guard."""
@@ -94,19 +93,16 @@ class Registry:
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             dist = ep.dist.name if ep.dist is not None else "?"
             version = ep.dist.version if ep.dist is not None else "?"
-            record = PluginRecord(ep.name, dist, version)
+            record, plugin = PluginRecord(ep.name, dist, version), None
             if ep.name in blocked or dist in blocked:
                 record.status, record.error = "blocked", f"blocked by {DISABLE_ENV}"
-                reg.plugins.append(record)
-                continue
-            try:
-                plugin = ep.load()
-            except Exception as exc:
-                record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
-                log.warning("cellxai plugin %s (%s) failed to load: %s", ep.name, dist, record.error)
-                reg.plugins.append(record)
-                continue
-            reg.add_plugin(plugin, record)
+            else:
+                try:
+                    plugin = ep.load()
+                except Exception as exc:
+                    record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
+                    log.warning("cellxai plugin %s (%s) failed to load: %s", ep.name, dist, record.error)
+            reg.add_plugin(plugin, record) if plugin is not None else reg.plugins.append(record)
         return reg
 
     def add_plugin(self, plugin: Any, record: PluginRecord | None = None) -> PluginRecord:
@@ -121,10 +117,6 @@ class Registry:
         self.plugins.append(record)
         try:
             self.manager.register(plugin, name=record.name)
-        except Exception as exc:
-            record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
-            return record
-        try:
             self.manager.check_pending()
             for kind, hook_name in hookspecs.HOOKS.items():
                 for impl in getattr(self.manager.hook, hook_name).get_hookimpls():
@@ -132,7 +124,8 @@ class Registry:
                         impl.function(register=self._register_callback(kind, record))
         except Exception as exc:
             record.status, record.error = "error", f"{type(exc).__name__}: {exc}"
-            self.manager.unregister(plugin)
+            if self.manager.is_registered(plugin) and self.manager.get_name(plugin) == record.name:
+                self.manager.unregister(plugin)
             log.warning("cellxai plugin %s failed to register: %s", record.name, record.error)
         return record
 
@@ -169,7 +162,6 @@ class Registry:
 
         return register
 
-    # -- lookup -----------------------------------------------------------------
     def components(self, kind: str | None = None) -> list[Registration]:
         """All registrations, optionally of one kind, sorted by kind then name."""
         items = [r for (k, _), r in self._components.items() if kind in (None, k)]

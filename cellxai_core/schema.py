@@ -1,9 +1,8 @@
 """Every store path and attribute the core and the tasks write (DESIGN §6), with accessors.
 
-Anything that reads a run's store goes through these names, so a path changes in one
-place. An explainer's own results live under :func:`explanation` and are named by the
-explainer's plugin, never here. Strings always come back as Python ``str`` in object
-arrays (scikit-learn rejects numpy's ``StringDType``).
+Whatever reads a run's store uses these names, so a path changes in one place. An explainer's
+results live under :func:`explanation`, named by its plugin, never here. Strings come back as
+Python ``str`` in object arrays (scikit-learn rejects numpy's ``StringDType``).
 """
 
 from __future__ import annotations

@@ -41,7 +41,6 @@ class RunStore:
         self.path = Path(path)
         self.root = zarr.open_group(str(self.path), mode=mode, zarr_format=3)  # type: ignore[arg-type]
 
-    # -- reading --------------------------------------------------------------------
     def has(self, path: str) -> bool:
         return (self.path / path / "zarr.json").exists()
 
@@ -86,7 +85,6 @@ class RunStore:
                     out.append(rel)
         return sorted(out)
 
-    # -- stages ------------------------------------------------------------------------
     def stage_status(self, stage: str) -> str | None:
         return self.attrs().get("stages", {}).get(stage, {}).get("status")
 

@@ -159,3 +159,10 @@ def test_set_component_name_starts_from_that_components_defaults():
     assert "params" not in apply_overrides(data, ["encoder.name=intensity-histogram"], "f")["encoder"]
     both = apply_overrides(data, ["encoder.name=intensity-histogram", "encoder.params.bins=8"], "f")
     assert both["encoder"] == {"name": "intensity-histogram", "params": {"bins": 8}}
+
+
+def test_version(capsys):
+    import cellxai_core
+
+    code, out, _ = _run(capsys, "--version")
+    assert code == 0 and out.strip() == f"cellxai {cellxai_core.__version__}"

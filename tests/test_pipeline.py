@@ -46,8 +46,12 @@ def test_run_writes_the_documented_run_directory(registry, tmp_path):
     config = yaml.safe_load((tmp_path / "r" / "config.yaml").read_text())
     assert config["seed"] == 0 and config["device"] == "cpu" and config["plugins"] == {"core_plugin": "0+local", "cellxai-cluster": "0.1.0"}
     rows = run.results()
-    assert len(rows) == n and list(rows[0]) == ["id", "Metadata_plate", "Metadata_row", "Truth_program", "cluster"]
-    assert [int(r["cluster"]) for r in rows] == run.labels.tolist()
+    assert len(rows) == n and list(rows.columns)[:5] == ["id", "Metadata_plate", "Metadata_row", "Truth_program", "cluster"]
+    assert rows["cluster"].tolist() == run.labels.tolist()
+    assert all(type(v) is str for v in rows["id"]) and all(type(v) is str for v in run.ids)
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(run.array("samples/truth/program"), rows["Truth_program"]) == 1.0  # str columns work
     assert not (tmp_path / "r" / "store.zarr" / "_partial").exists()
 
 

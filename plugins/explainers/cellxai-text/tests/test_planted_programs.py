@@ -96,7 +96,7 @@ def test_results_csv_carries_each_wells_cluster_text(planted_run):
     run = planted_run
     texts = dict(zip(run.array("explanations/template-text/clusters").tolist(),
                      run.array("explanations/template-text/text").tolist()))
-    rows = run.results()
+    rows = run.results().to_dict("records")
     assert len(rows) == 64
     assert all(r["explanation"] == texts.get(int(r["cluster"]), "") for r in rows)
     assert all(r["explanation"].startswith("The trend of cancer cells is") for r in rows if int(r["cluster"]) >= 0)
