@@ -31,7 +31,7 @@ from cellxai_core.data import Sample
 from cellxai_core.errors import ConfigError, DataError
 
 from .base import check_index
-from .intensity import Transform, default_channel_names, select_channels
+from .intensity import MAX_PIXELS, Transform, default_channel_names, select_channels
 
 SET_AXES = ("time", "channel", "image", "z")
 
@@ -103,6 +103,7 @@ class BioioDataset:
         normalize_over: str = "sample",
         crop: int | Sequence[int] | None = None,
         resize: int | Sequence[int] | None = None,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
         if set_axis not in SET_AXES:
             raise ConfigError(f"bioio: set_axis must be one of {', '.join(SET_AXES)}, got {set_axis!r}")
@@ -118,7 +119,7 @@ class BioioDataset:
         first = self._scenes[0]
         self._times = _choose(timepoints, min(s.t for s in self._scenes), "timepoints", self.path)
         self._planes = _choose(planes, min(s.z for s in self._scenes), "planes", self.path)
-        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize)
+        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels)
         self._index = self._layout(_size(tile), _size(stride))
         names = [str(n) for n in (image.channel_names or [])]
         source = names if len(names) == first.c and not first.rgb else list(default_channel_names(first.c, first.rgb))
@@ -180,7 +181,7 @@ class BioioDataset:
             sy, sx = stride or (th, tw)
             if th > scene.y or tw > scene.x or min(th, tw, sy, sx) < 1:
                 raise ConfigError(f"{self.path}: tile {(th, tw)} / stride {(sy, sx)} do not fit scene {scene.name} of {scene.y}x{scene.x}")
-            sizes.add(self.transform.output_size(th, tw))
+            sizes.add(self.transform.output_size(th, tw, self.path))
             rows, cols = range(0, scene.y - th + 1, sy), range(0, scene.x - tw + 1, sx)
             index += [Where(scene.index, t, r, c, y0, x0) for t in times for r, y0 in enumerate(rows) for c, x0 in enumerate(cols)]
         if len(sizes) > 1:

@@ -19,7 +19,7 @@ from cellxai_core.errors import ConfigError, DataError
 from .base import check_index
 from .grouping import Grouping, from_folder, from_manifest, from_pattern
 from .imageio import ImageInfo, probe, read_image
-from .intensity import Transform, default_channel_names, select_channels
+from .intensity import MAX_PIXELS, Transform, default_channel_names, select_channels
 
 MANIFEST_NAME = "manifest.csv"
 
@@ -57,9 +57,10 @@ class ImageFolder:
         normalize_over: str = "sample",
         crop: int | Sequence[int] | None = None,
         resize: int | Sequence[int] | None = None,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
         self.grouping = open_grouping(path, pattern)
-        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize)
+        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels)
         kind = self.grouping.kind
         self.set_axis = self._set_axis(kind, set_axis)
         infos = self._check_files()
@@ -71,7 +72,7 @@ class ImageFolder:
             source_names = list(first.channel_names or default_channel_names(first.shape[0], first.path.suffix.lower() == ".png"))
             source_names = [str(i) for i in range(first.shape[0])] if channel_map else source_names
         self._pick, names = select_channels(source_names, channels, channel_map, where)
-        self.image_size = self.transform.output_size(*first.shape[1:])
+        self.image_size = self.transform.output_size(*first.shape[1:], first.path)
         n_set = len(self.grouping.groups[0].paths)
         if self.set_axis == "channel":
             self.channels: tuple[str, ...] = ("intensity",)
@@ -106,6 +107,7 @@ class ImageFolder:
         reference = infos[0][0]
         for group, group_infos in zip(self.grouping.groups, infos):
             head = group_infos[0]
+            self.transform.check_pixels(*head.shape[1:], head.path)
             for info in group_infos:
                 if info.shape[1:] != head.shape[1:] or (self.grouping.kind != "channel" and info.shape != head.shape):
                     raise DataError(

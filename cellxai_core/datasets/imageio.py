@@ -112,8 +112,14 @@ def probe(path: Path) -> ImageInfo:
         return _probe_png(path)
     if _is_tiff(path):
         return _probe_tiff(path)
-    image = read_image(path)  # other formats: opencv has no header-only read
-    return ImageInfo(path, tuple(image.shape), image.dtype)
+    from PIL import Image  # JPEG / BMP headers without decoding (opencv has no header-only read)
+
+    try:
+        with Image.open(path) as image:
+            (width, height), mode = image.size, image.mode
+    except Exception as exc:
+        raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
+    return ImageInfo(path, (1 if mode in ("L", "I", "I;16", "F", "1") else 3, height, width), np.dtype(np.uint16 if mode.startswith("I;16") else np.uint8))
 
 
 def read_image(path: Path) -> np.ndarray:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from cellxai_core.errors import ConfigError
+from cellxai_core.errors import ConfigError, DataError
 
 PERCENTILE_SAMPLES = 1 << 16
 
@@ -53,6 +53,9 @@ def _pair(value: Sequence[int] | int | None) -> tuple[int, int] | None:
     return (int(value[0]), int(value[1]))
 
 
+MAX_PIXELS = 1 << 26  # 67 megapixels (8,192 x 8,192) per decoded image: a few GB as float32 samples
+
+
 @dataclass(frozen=True)
 class Transform:
     """Geometry and intensity options of a reader (see :class:`~.params.IntensityParams`)."""
@@ -62,13 +65,25 @@ class Transform:
     normalize_over: str = "sample"
     crop: tuple[int, int] | None = None
     resize: tuple[int, int] | None = None
+    max_pixels: int = MAX_PIXELS
 
     @classmethod
-    def from_params(cls, normalize: str, percentiles: Sequence[float], normalize_over: str, crop, resize) -> "Transform":
-        return cls(normalize, (float(percentiles[0]), float(percentiles[1])), normalize_over, _pair(crop), _pair(resize))
+    def from_params(cls, normalize: str, percentiles: Sequence[float], normalize_over: str, crop, resize,
+                    max_pixels: int = MAX_PIXELS) -> "Transform":
+        return cls(normalize, (float(percentiles[0]), float(percentiles[1])), normalize_over, _pair(crop), _pair(resize), max_pixels)
 
-    def output_size(self, height: int, width: int) -> tuple[int, int]:
-        """(H, W) after crop and resize of an image of (height, width)."""
+    def check_pixels(self, height: int, width: int, where: object) -> None:
+        """Refuse, before anything is decoded, an image whose pixels would not fit the memory bound."""
+        if height * width > self.max_pixels:
+            raise DataError(
+                f"{where}: {height} x {width} = {height * width / 1e6:.0f} megapixels per image, above max_pixels "
+                f"{self.max_pixels / 1e6:.0f} M; read it in tiles (the tile option where the reader has one), cut it into "
+                "smaller files first, or raise max_pixels if the memory allows"
+            )
+
+    def output_size(self, height: int, width: int, where: object = "image") -> tuple[int, int]:
+        """(H, W) after crop and resize of an image of (height, width), which must fit ``max_pixels``."""
+        self.check_pixels(height, width, where)
         if self.resize is not None:
             return self.resize
         if self.crop is not None:

@@ -106,6 +106,11 @@ class IntensityParams(BaseModel):
     )
     crop: int | tuple[int, int] | None = Field(None, description="centre crop to [height, width] before resizing")
     resize: int | tuple[int, int] | None = Field(None, description="resize to [height, width] (area / linear)")
+    max_pixels: int = Field(
+        1 << 26, ge=1,
+        description="largest image (height x width, before crop / resize) read whole; larger ones are refused when the "
+        "dataset opens, before any pixel is decoded, so memory stays bounded (default 67 M = 8,192 x 8,192)",
+    )
 
     @field_validator("crop", "resize", mode="before")
     @classmethod

@@ -19,7 +19,7 @@ from cellxai_core.errors import ConfigError, DataError
 
 from .base import check_index, sample_id
 from .imageio import ome_channel_names
-from .intensity import Transform, default_channel_names, select_channels
+from .intensity import MAX_PIXELS, Transform, default_channel_names, select_channels
 
 FRAME_AXES = "TZIQ"  # first one present with length > 1 is time
 CHANNEL_AXES = "CS"
@@ -72,6 +72,7 @@ class TiffStack:
         normalize_over: str = "sample",
         crop: int | Sequence[int] | None = None,
         resize: int | Sequence[int] | None = None,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
         self.path = Path(path).expanduser()
         if not self.path.is_file():
@@ -99,9 +100,9 @@ class TiffStack:
         source = list(names) if names and len(names) == n_channels else list(default_channel_names(n_channels, "S" in axes))
         source = [str(i) for i in range(n_channels)] if channel_map else source
         self._pick, self.channels = select_channels(source, channels, channel_map, str(self.path))
-        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize)
+        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels)
         self.set_size = len(self._windows[0])
-        self.image_size = self.transform.output_size(*self.tile)
+        self.image_size = self.transform.output_size(*self.tile, f"{self.path} (tile)")
         self.set_labels = tuple(f"frame {f}" for f in self._windows[0])
         self._array: Any = None
 

@@ -26,7 +26,7 @@ from cellxai_core.data import Sample
 from cellxai_core.errors import ConfigError, DataError
 
 from .base import check_index
-from .intensity import Transform, select_channels
+from .intensity import MAX_PIXELS, Transform, select_channels
 
 DEFAULT_ARRAY = "images"
 
@@ -111,13 +111,14 @@ class ZarrDataset:
         normalize_over: str = "sample",
         crop: int | Sequence[int] | None = None,
         resize: int | Sequence[int] | None = None,
+        max_pixels: int = MAX_PIXELS,
     ) -> None:
         import zarr
 
         self.path = Path(path).expanduser()
         if not self.path.exists():
             raise DataError(f"{self.path}: no such Zarr store")
-        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize)
+        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels)
         try:
             node = zarr.open(str(self.path), mode="r")
         except Exception as exc:
@@ -224,7 +225,7 @@ class ZarrDataset:
         else:
             self.channels, self.set_size = chosen, s
             self.set_labels = tuple(f"t {i}" for i in range(s)) if set_axis == "time" else ("image",)
-        self.image_size = self.transform.output_size(h, w)
+        self.image_size = self.transform.output_size(h, w, self.path)
         self.meta_keys = tuple(self._meta)
         self.classes = tuple(sorted(set(self._classes_of))) if self._classes_of else None
         self.truth_keys: tuple[str, ...] = ("class",) if self.classes else ()
