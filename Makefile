@@ -19,7 +19,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml requirements/dev.txt $(wildcard
 install: $(VENV)/.installed
 
 demo: install
-	$(BIN)/cellxai run examples/microwell.yaml --out runs/demo --overwrite
+	$(BIN)/cellxai run examples/microwell.yaml --out runs/demo --resume --set report=true
 
 test: install
 	bash scripts/ensure-chromium.sh

@@ -59,7 +59,8 @@ def run(
         again = " ".join(["cellxai run", str(pipeline), "--out", str(out), *(f"--set {s}" for s in set_), "--resume"])
         typer.echo(f"interrupted: {out} keeps every finished stage and chunk; continue with: {again}", err=True)
         raise typer.Exit(128 + getattr(exc, "signum", 2)) from None
-    typer.echo(f"run complete: {result.path} ({len(result.ids)} samples)")
+    opened = "report.html, " if (result.path / "report.html").exists() else ""
+    typer.echo(f"run complete: {result.path} ({len(result.ids)} samples); open {opened}results.csv, or `cellxai report {result.path}`")
 
 
 @app.command()
@@ -83,15 +84,18 @@ def explain(
     run_dir: Path = typer.Argument(..., help="a finished run directory"),
     name: str = typer.Argument(..., help="explainer name (see `cellxai plugins list --kind explainer`)"),
     set_: List[str] = typer.Option([], "--set", help="explainer parameter: key=value"),
+    fmt: str = typer.Option("summary", "--format", "-f", help="summary (a line per number) | json (the full record)"),
 ) -> None:
     """Run one more explainer on a finished run."""
     from .config import apply_overrides
     from .pipeline import explain_run
+    from .rundir import flat
 
     attrs = explain_run(run_dir, name, apply_overrides({}, list(set_), "--set"))
-    typer.echo(f"{run_dir}: explanations/{name} written")
-    if attrs:
-        typer.echo(json.dumps(attrs, indent=2, default=str)[:4000])
+    typer.echo(json.dumps(attrs, indent=2, default=str) if fmt == "json" else f"{run_dir}: explanations/{name} written")
+    scalars = [(k, v) for k, v in flat(attrs).items() if isinstance(v, (int, float, str)) and len(str(v)) < 60]
+    for key, value in scalars[:20] if fmt != "json" else []:
+        typer.echo(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
 
 
 @app.command()
@@ -161,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else 1
     except UserError as exc:
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo("error: " + "".join(c if c.isprintable() else repr(c)[1:-1] for c in str(exc)), err=True)  # one line, whatever the input held
         return exc.exit_code
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

@@ -98,14 +98,14 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a pipeline file with ``yaml.safe_load``; errors name the file and the line."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: pipeline file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read pipeline file: {exc.strerror}") from None
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"{path}: cannot read pipeline file: {exc.strerror if isinstance(exc, OSError) else 'not UTF-8 text'}") from None
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:  # RecursionError: nested deeper than the parser goes
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]

@@ -89,12 +89,12 @@ def stop_on_signals() -> Iterator[None]:
         STOP["signal"] = None
 
 
-def _flat(value: Any, path: str = "") -> dict[str, Any]:
+def flat(value: Any, path: str = "") -> dict[str, Any]:
     """A nested config as {"encoder.params.width": 8, "explainers[0].name": ...}."""
     if isinstance(value, dict):
-        return {k: v for key, item in value.items() for k, v in _flat(item, f"{path}.{key}" if path else str(key)).items()}
+        return {k: v for key, item in value.items() for k, v in flat(item, f"{path}.{key}" if path else str(key)).items()}
     if isinstance(value, list):
-        return {k: v for i, item in enumerate(value) for k, v in _flat(item, f"{path}[{i}]").items()}
+        return {k: v for i, item in enumerate(value) for k, v in flat(item, f"{path}[{i}]").items()}
     return {path: value}
 
 
@@ -115,7 +115,7 @@ def prepare(out: Path, resolved: dict[str, Any], *, resume: bool, overwrite: boo
     if not config_file.exists() or not (out / STORE).exists():
         raise UserError(f"{out}: not a cellxai run directory (no config.yaml / {STORE}); cannot --resume")
     previous = yaml.safe_load(config_file.read_text()) or {}
-    was, now = _flat(previous.get("config") or {}), _flat(resolved)
+    was, now = flat(previous.get("config") or {}), flat(resolved)
     diff = next((k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)), None)
     if diff is not None:
         raise UserError(f"{out}: --resume with a different config ({diff}: was {was.get(diff)!r}, now {now.get(diff)!r}); use --overwrite or another --out")

@@ -24,13 +24,9 @@ RESULTS = "results.csv"
 
 
 def _column(values: list[Any]) -> np.ndarray:
-    if all(isinstance(v, (bool, np.bool_)) for v in values):
-        return np.asarray(values, dtype=bool)
-    if all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values):
-        return np.asarray(values, dtype=np.int64)
-    if all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool) for v in values):
-        return np.asarray(values, dtype=np.float64)
-    return np.asarray(["" if v is None else str(v) for v in values], dtype=str)
+    """A metadata or truth column: bool, int or float when every value is one, else text."""
+    arr = np.asarray(values)
+    return arr if arr.dtype.kind in "biuf" else np.asarray(["" if v is None else str(v) for v in values], dtype=str)
 
 
 def load(ctx: RunContext) -> None:

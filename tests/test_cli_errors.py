@@ -166,3 +166,16 @@ def test_version(capsys):
 
     code, out, _ = _run(capsys, "--version")
     assert code == 0 and out.strip() == f"cellxai {cellxai_core.__version__}"
+
+
+def test_explain_prints_a_summary_or_the_full_record(registry, pipeline_file, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "r"
+    code, printed, _ = _run(capsys, "run", str(pipeline_file()), "--out", str(out))
+    assert code == 0 and "open results.csv" in printed
+    code, printed, _ = _run(capsys, "explain", str(out), "test-sizes")
+    lines = printed.strip().splitlines()
+    assert code == 0 and lines[0] == f"{out}: explanations/test-sizes written" and len(lines) <= 21
+    code, printed, _ = _run(capsys, "explain", str(out), "test-sizes", "--format", "json")
+    assert code == 0 and isinstance(json.loads(printed), dict)
