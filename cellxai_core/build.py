@@ -44,12 +44,8 @@ def construct(kind: str, name: str, params: BaseModel, registry: Registry | None
 
 
 def load_component(kind: str, name: str, /, registry: Registry | None = None, **params: Any) -> Any:
-    """Build a component by kind and name in plain Python, e.g.
-    ``load_component("encoder", "unet", base_channels=16, in_channels=3)``.
-
-    ``in_channels`` (encoders) and ``token_dim`` / ``side_dim`` / ``set_size`` (fusions)
-    are passed to the constructor; everything else is validated by the Params model.
-    """
+    """A component by kind and name in plain Python: ``load_component("encoder", "unet", base_channels=16, in_channels=3)``;
+    ``in_channels`` / ``token_dim`` / ``side_dim`` / ``set_size`` go to the constructor, the rest is validated params."""
     extras = CONSTRUCTION_EXTRAS.get(kind, ())
     own = {k: v for k, v in params.items() if k not in extras}
     extra = {k: v for k, v in params.items() if k in extras}

@@ -120,17 +120,10 @@ def plugins_list(
     if fmt not in ("table", "json"):
         raise UserError(f"--format: expected table or json, got '{fmt}'")
     reg = get_registry()
-    rows = [
-        {"name": r.name, "kind": r.kind, "summary": r.summary, "distribution": r.distribution,
-         "version": r.version, "status": "ok", "target": r.target}
-        for r in reg.components(kind)
-    ]
-    if kind is None:
-        rows += [
-            {"name": p.name, "kind": "-", "summary": p.error, "distribution": p.distribution,
-             "version": p.version, "status": p.status, "target": ""}
-            for p in reg.plugins if p.status != "ok"
-        ]
+    rows = [dict(name=r.name, kind=r.kind, summary=r.summary, distribution=r.distribution, version=r.version, status="ok",
+                 target=r.target) for r in reg.components(kind)]
+    rows += [dict(name=p.name, kind="-", summary=p.error, distribution=p.distribution, version=p.version, status=p.status,
+                  target="") for p in reg.plugins if p.status != "ok" and kind is None]
     if fmt == "json":
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -7,7 +7,6 @@ so that they become visible in the store only when the stage completes.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -23,7 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .progress import Progress
     from .store import RunStore
 
-log = logging.getLogger("cellxai")
 WEIGHTS = "model.safetensors"
 
 
@@ -54,10 +52,6 @@ class RunContext:
         return str(self.config.task)
 
     @property
-    def n_samples(self) -> int:
-        return len(self.dataset)
-
-    @property
     def weights_path(self) -> Path:
         return self.run_dir / WEIGHTS
 
@@ -71,9 +65,6 @@ class RunContext:
         config = SimpleNamespace(task="cluster", batch_size=batch_size, seed=seed)
         return cls(config=config, dataset=dataset, store=None, run_dir=Path("."), device=device,  # type: ignore[arg-type]
                    seed=seed, progress=progress)
-
-    def log(self, message: str) -> None:
-        log.info(message)
 
     def iter_batches(self, batch_size: int | None = None, indices: Sequence[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """Yield (indices (B,), images (B, S, C, H, W) float32) over the dataset, in order."""

@@ -117,16 +117,19 @@ def run(
     ctx = open_context(cfg, params, out, registry)
     with rundir.locked(out), rundir.stop_on_signals():
         try:
-            _execute(ctx, resolved_config(cfg, params), resume=resume, overwrite=overwrite)
+            failed = _execute(ctx, resolved_config(cfg, params), resume=resume, overwrite=overwrite)
         except OSError as exc:
             raise rundir.write_error(out, exc) from None
     if cfg.report:
         _write_report(out, registry)
+    if failed is not None:  # the run is complete without that explainer: exit 2 (data) or 1 (a bug)
+        raise (UserError(f"{out}: {failed}") if isinstance(failed.__cause__, UserError) else failed) from failed.__cause__
     return open_run(out)
 
 
-def _execute(ctx: RunContext, resolved: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
-    """Every stage not done yet, the run's status kept true: running, then complete, failed or interrupted."""
+def _execute(ctx: RunContext, resolved: dict[str, Any], *, resume: bool, overwrite: bool) -> Exception | None:
+    """Every stage not done yet, the run's status kept true: running, then complete, failed or interrupted.
+    An explainer that fails is recorded as a failed stage and the run goes on; the first such error is returned."""
     cfg, out, registry = ctx.config, ctx.run_dir, ctx.builder.registry  # type: ignore[union-attr]
     resuming = rundir.prepare(out, resolved, resume=resume, overwrite=overwrite)
     explainers = ordered_explainers(ctx.builder)  # type: ignore[arg-type]
@@ -141,13 +144,23 @@ def _execute(ctx: RunContext, resolved: dict[str, Any], *, resume: bool, overwri
         store.set_attrs(config=resolved, plugins=versions, stages={})
     store.set_attrs(status="running", device_used=ctx.device, threads_used=_set_threads(cfg.threads))
     (out / stages.RESULTS).unlink(missing_ok=True)
+    failures: list[Exception] = []
     try:
         for stage, work in plan(ctx, explainers):
             if store.stage_status(stage) == "done":
                 log.info("%s: done earlier, skipped", stage)
                 continue
             check_stop()
-            run_stage(ctx, stage, work)
+            try:
+                run_stage(ctx, stage, work)
+            except Exception as exc:
+                if not stage.startswith("explain:") or isinstance(exc, OSError):
+                    raise
+                hint = f"explainer '{stage[8:]}' failed ({type(exc).__name__}: {exc}); rerun it with `cellxai explain {out} {stage[8:]}`"
+                store.set_stage(stage, "failed", error=hint)
+                log.error("%s", hint)
+                failures.append(RuntimeError(hint))
+                failures[-1].__cause__ = exc
         stages.write_results(ctx)
         store.remove("_partial")
         store.set_attrs(status="complete", finished=time.strftime("%Y-%m-%dT%H:%M:%S"))
@@ -156,6 +169,7 @@ def _execute(ctx: RunContext, resolved: dict[str, Any], *, resume: bool, overwri
             if out.is_dir():
                 store.set_attrs(status="interrupted" if isinstance(exc, KeyboardInterrupt) else "failed")
         raise
+    return failures[0] if failures else None
 
 
 def _write_report(out: Path, registry: Registry) -> None:

@@ -116,3 +116,55 @@ def test_signal_stops_at_a_batch_boundary_and_resume_finishes_equal(registry, tm
     clean = cx.run(path, out=tmp_path / "clean", overrides={"encoder.params.delay": 0.1})
     for key in ("features/tokens", "features/fused", "clusters/labels"):
         assert np.array_equal(cx.open_run(out).array(key), clean.array(key)), key
+
+
+class _Failing:
+    requires, after, tasks = (), (), ("cluster",)
+
+    def __init__(self, bug: bool = False) -> None:
+        self.bug = bug
+
+    def run(self, ctx, out):
+        out.create_array("half", (2,), "float32")[...] = 1.0
+        if self.bug:
+            raise RuntimeError("a bug in the explainer")
+        raise cx.DataError("this data has no cells")
+
+
+def _failing_plugin():
+    import types
+
+    from pydantic import BaseModel, ConfigDict
+
+    class FailingParams(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        bug: bool = False
+
+    @cx.hookimpl
+    def cellxai_explainers(register):
+        register("test-failing", summary="fails", params=FailingParams, target=f"{__name__}:_Failing")
+
+    return types.SimpleNamespace(__name__="failing", cellxai_explainers=cellxai_explainers)
+
+
+@pytest.mark.parametrize(("bug", "exit_code"), [(False, 2), (True, 1)])
+def test_a_failing_explainer_keeps_the_run(registry, pipeline_file, tmp_path, capsys, bug, exit_code):
+    registry.add_plugin(_failing_plugin())
+    explainers = [{"name": "test-failing", "params": {"bug": bug}}, {"name": "test-sizes"}]
+    out = tmp_path / "r"
+    code = main(["run", str(pipeline_file({"explainers": explainers})), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert code == exit_code and "explainer 'test-failing' failed" in err and f"cellxai explain {out} test-failing" in err
+    run = cx.open_run(out)  # complete: every other stage and results.csv are there
+    assert run.stages["explain:test-failing"]["status"] == "failed" and "no cells" in err or bug
+    assert run.stages["explain:test-sizes"]["status"] == "done" and len(run.results()) == len(run.ids)
+    assert "test-failing" not in run.explanations and not (out / "store.zarr" / "_partial").exists()
+
+
+def test_the_report_says_which_explainer_failed(registry, pipeline_file, tmp_path, capsys):
+    registry.add_plugin(_failing_plugin())
+    out = tmp_path / "r"
+    code = main(["run", str(pipeline_file({"explainers": [{"name": "test-failing"}], "report": True})), "--out", str(out)])
+    assert code == 2
+    html = (out / "report.html").read_text()
+    assert "Stage explain:test-failing failed" in html and "this data has no cells" in html

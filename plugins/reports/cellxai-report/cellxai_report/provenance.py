@@ -37,6 +37,9 @@ def provenance(src: ReportSource, sec: Section) -> None:
         sec.table(["distribution", "version"], sorted(plugins.items()), left=2)
 
     stages = root.get("stages") or {}
+    for name, info in stages.items():
+        if info.get("status") == "failed":
+            sec.note(f"Stage {name} failed: {info.get('error') or 'no reason recorded'}. Everything else in this report is complete.")
     if stages:
         sec.h3("Time per stage")
         total = sum(float(v.get("seconds") or 0) for v in stages.values())

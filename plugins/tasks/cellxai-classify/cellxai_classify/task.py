@@ -11,6 +11,8 @@ raw dataset images and it sees what it was trained on.
 
 from __future__ import annotations
 
+import logging
+
 from typing import Any, ClassVar, Mapping
 
 import numpy as np
@@ -30,6 +32,8 @@ from .preprocess import InputTransform, ZCAWhitening, input_transform
 from .source import ImageSource
 from .train import Trace, fit_zca, has_dropout, mc_dropout, predict_proba, train_model
 
+
+log = logging.getLogger("cellxai")
 
 def fold_seed(seed: int, fold: int) -> int:
     """An independent seed per fold (the final model uses fold = number of folds)."""
@@ -108,7 +112,7 @@ def run_classify(
     "metrics": {name: mean, name_sd: sd}, "input_transform": that same transform}.
     """
     device = resolve_device(ctx.device)
-    with ctx.progress(total=ctx.n_samples, description="classify: reading images") as bar:
+    with ctx.progress(total=len(ctx.dataset), description="classify: reading images") as bar:
         source = ImageSource(ctx.dataset, spec, advance=bar.advance)
     fold = assign_folds(source.labels, spec.folds, ctx.seed, source.classes)
     results = _Folds(len(source), len(source.classes), unc.mc_samples)
@@ -152,7 +156,7 @@ def _one_fold(
     if unc.mc_samples:
         mean, std, ent = mc_dropout(model, source, test_idx, unc.mc_samples, spec.batch_size, device, seed, zca)
         results.mc["mean"][test_idx], results.mc["std"][test_idx], results.entropy[test_idx] = mean, std, ent
-    ctx.log(f"classify fold {k + 1}/{spec.folds}: auc_macro {results.per_fold[-1]['auc_macro']:.3f}")
+    log.info(f"classify fold {k + 1}/{spec.folds}: auc_macro {results.per_fold[-1]['auc_macro']:.3f}")
     return model, zca
 
 
