@@ -35,6 +35,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from cellxai_core.errors import ConfigError
+
 from .fusion_roles import SideRoles, side_roles
 from .hsv import CELL_TYPES
 
@@ -66,6 +68,11 @@ class TemporalAttentionFusion(nn.Module):
         lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 256, seed: int = 0,
     ) -> None:
         super().__init__()
+        if set_size < 2 and temporal:  # one image per sample: no trajectory to fuse, a constant vector would be clustered
+            raise ConfigError(
+                f"fusion 'temporal-attention': the samples hold {set_size} image each; it needs at least 2 time points. "
+                "For single images use fusion 'mean-pool' (or 'self-attention')"
+            )
         n_types = len(CELL_TYPES)
         self.token_dim, self.side_dim, self.set_size = token_dim, side_dim, set_size
         self.heads, self.dim, self.latent_dim = heads, dim, latent_dim

@@ -27,3 +27,13 @@ def test_plugin_module_does_not_import_torch():
     code = "import sys, cellxai_unet.plugin; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_temporal_attention_refuses_a_set_of_one_image():
+    import pytest
+
+    from cellxai_core.errors import ConfigError
+    from cellxai_unet.fusion import TemporalAttentionFusion
+
+    with pytest.raises(ConfigError, match="at least 2 time points.*mean-pool"):
+        TemporalAttentionFusion(token_dim=4, side_dim=0, set_size=1)

@@ -106,6 +106,9 @@ def overview(src: ReportSource, sec: Section) -> None:
     noise = float((cr.labels < 0).mean())
     if noise > 0:
         line += f" {noise:.0%} of samples are noise (not assigned to a cluster)."
+    singletons = int(np.sum(np.bincount(cr.labels[cr.labels >= 0]) == 1)) if k else 0
+    if singletons:
+        line += f" {singletons} cluster{'s are' if singletons > 1 else ' is'} a single sample."
     agreement = cr.attrs.get("truth_agreement") or {}
     if agreement:
         line += f" Agreement with the planted groups: ARI {agreement.get('ari', float('nan')):.2f}, NMI {agreement.get('nmi', float('nan')):.2f}."

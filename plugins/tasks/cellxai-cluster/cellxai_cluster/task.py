@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from cellxai_core import schema
+from cellxai_core.errors import DataError
 
 log = logging.getLogger("cellxai")
 
@@ -47,6 +48,12 @@ class ClusterTask:
 
     def run(self, ctx: Any, out: Any) -> None:
         X = ctx.store.read(schema.FUSED)
+        spread = float(np.nanmax(X.std(axis=0))) if len(X) > 1 else 0.0
+        if not spread > 1e-6 * max(1.0, float(np.nanmax(np.abs(X)))):  # clusters of a constant would be noise
+            raise DataError(
+                f"features/fused: every sample has the same fused vector (largest std {spread:.2g}); there is nothing to "
+                "cluster. Check that the fusion suits the data (one image per sample needs fusion mean-pool, not temporal-attention)"
+            )
         clusterer = ctx.builder.component("clusterer")
         name = ctx.config.clusterer.name
         with ctx.progress(total=None, description=f"cluster ({name})"):
@@ -81,7 +88,11 @@ class ClusterTask:
 
     def _summary(self, ctx: Any, X: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
         n_clusters = len(set(labels.tolist()) - {-1})
-        info: dict[str, Any] = {"n_clusters": n_clusters, "noise_fraction": float((labels == -1).mean())}
+        sizes = np.bincount(labels[labels >= 0]) if n_clusters else np.zeros(0, int)
+        info: dict[str, Any] = {"n_clusters": n_clusters, "noise_fraction": float((labels == -1).mean()),
+                                "singletons": int((sizes == 1).sum())}
+        if n_clusters < 2:
+            log.warning("cluster: %d cluster(s) found; explainers that compare clusters have nothing to compare", n_clusters)
         if self.quality:
             from .quality import cluster_quality
 

@@ -10,6 +10,7 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 
 from cellxai_cluster.quality import cluster_quality
+from cellxai_core.errors import DataError
 
 
 @pytest.fixture(scope="module")
@@ -75,3 +76,46 @@ def test_same_random_state_same_numbers(blobs):
     a = cluster_quality(X, y, kmeans(4), n_bootstrap=3, max_silhouette_samples=100, random_state=7)
     b = cluster_quality(X, y, kmeans(4), n_bootstrap=3, max_silhouette_samples=100, random_state=7)
     assert a == b
+
+
+class _SizeRecorder:
+    """A clusterer that records how many points each bootstrap refit saw."""
+
+    sizes: list[int] = []
+
+    def fit_predict(self, X: np.ndarray) -> np.ndarray:
+        self.sizes.append(len(X))
+        return KMeans(n_clusters=4, n_init=1, random_state=0).fit_predict(X)
+
+
+def test_stability_refits_are_capped_and_unchanged_below_the_cap(blobs):
+    """At 10^5 samples ten refits of 80% would cost more than the clustering; a pool of
+    max_stability_samples bounds each refit, and below the cap nothing changes."""
+    X, y = blobs
+    _SizeRecorder.sizes = []
+    capped = cluster_quality(X, y, _SizeRecorder, n_bootstrap=3, max_stability_samples=100)
+    assert _SizeRecorder.sizes == [80, 80, 80] and capped["stability_samples"] == 100
+    assert capped["stability"] > 0.9
+    default = cluster_quality(X, y, kmeans(4), n_bootstrap=3)
+    at_cap = cluster_quality(X, y, kmeans(4), n_bootstrap=3, max_stability_samples=300)
+    assert default == at_cap and default["stability_samples"] == 300
+    with pytest.raises(DataError, match="max_stability_samples"):
+        cluster_quality(X, y, kmeans(4), max_stability_samples=2)
+
+
+def test_constant_fused_vectors_are_refused_before_clustering(tmp_path):
+    from types import SimpleNamespace
+
+    import pytest as _pytest
+
+    from cellxai_cluster.task import ClusterTask
+    from cellxai_core.errors import DataError
+    from cellxai_core.store import RunStore
+
+    store = RunStore(tmp_path / "s.zarr")
+    w = store.writer("fuse", "features")
+    w.write("fused", np.ones((20, 4), np.float32) + 1e-9 * np.arange(80, dtype=np.float32).reshape(20, 4))
+    w.commit()
+    ctx = SimpleNamespace(store=store)
+    with _pytest.raises(DataError, match="same fused vector"):
+        ClusterTask().run(ctx, None)
