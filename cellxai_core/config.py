@@ -34,7 +34,7 @@ class PipelineConfig(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    seed: int = Field(0, description="seeds python, numpy, torch and every component")
+    seed: int = Field(0, ge=0, lt=2**32, description="seeds python, numpy, torch and every component (numpy's range)")
     device: str = Field("auto", description="auto | cpu | cuda | cuda:N (auto = CUDA when present)")
     task: str = Field("cluster", description="cluster | classify, or any installed task (`cellxai plugins list --kind task`)")
     batch_size: int = Field(16, ge=1, description="samples per batch in encode / explain")

@@ -17,8 +17,8 @@ from cellxai_core import Sample, hookimpl
 class BlobsParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n: int = Field(24, ge=1)
-    size: int = 16
-    seed: int = 0
+    size: int = Field(16, ge=11, description="the blob's centre is drawn 5 px from the border")
+    seed: int = Field(0, ge=0, description="numpy's default_rng takes no negative seed")
     path: str | None = Field(None, description="optional folder that must exist (to test path errors)")
 
 
@@ -92,9 +92,9 @@ def make_tiny_conv(width: int, delay: float, in_channels: int):
         def handcrafted(self, images: torch.Tensor) -> torch.Tensor:
             return images.mean(dim=(3, 4))
 
-        handcrafted_names = ["a_mean", "b_mean"]
-
-    return TinyConv()
+    model = TinyConv()
+    model.handcrafted_names = ["a_mean", "b_mean"] if in_channels == 2 else [f"c{i}_mean" for i in range(in_channels)]  # one per channel
+    return model
 
 
 def make_delta_fusion(token_dim: int, side_dim: int, set_size: int):
@@ -121,7 +121,7 @@ def make_delta_fusion(token_dim: int, side_dim: int, set_size: int):
 class KMeansParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n_clusters: int = Field(2, ge=1)
-    random_state: int = 0
+    random_state: int = Field(0, ge=0, lt=2**32, description="scikit-learn's range")
 
 
 def make_kmeans(n_clusters: int, random_state: int):
