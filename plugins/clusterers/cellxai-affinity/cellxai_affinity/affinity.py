@@ -14,6 +14,16 @@ from .memory import check_fits
 from .params import AffinityPropagationParams
 from .solver import affinity_propagation_features, block_elems_for
 
+SPARSE_ABOVE = 5_000  # neighbors=auto: dense AP up to this many samples, sparse AP above
+AUTO_NEIGHBORS = 15  # k of neighbors=auto when it goes sparse
+
+
+def sparse_neighbors(neighbors: str | int | None, n_samples: int) -> int:
+    """k of the kNN graph to use, or 0 for dense AP (``neighbors`` as validated by the Params model)."""
+    if neighbors == "auto":
+        return AUTO_NEIGHBORS if n_samples > SPARSE_ABOVE else 0
+    return int(neighbors or 0)
+
 
 class AffinityPropagation(ReducingClusterer, ClusterMixin, BaseEstimator):
     """Affinity Propagation (Frey & Dueck 2007) with scikit-learn's parameters and results.
@@ -42,6 +52,7 @@ class AffinityPropagation(ReducingClusterer, ClusterMixin, BaseEstimator):
         random_state: int | None = 0,
         device: str = "auto",
         memory_limit_gb: float | None = None,
+        neighbors: str | int | None = "auto",
         reduce: str = "pca",
         n_components: int | float | None = None,
         scale: bool = False,
@@ -53,19 +64,22 @@ class AffinityPropagation(ReducingClusterer, ClusterMixin, BaseEstimator):
         params = self.checked_params()
         device = resolve_device(params.device)
         n, d = np.shape(X) if np.ndim(X) == 2 else (0, 0)
-        if n:
+        k = sparse_neighbors(params.neighbors, n)
+        if n and not k:
             check_fits(n, d, block_elems_for(device), params.memory_limit_gb, device)
         Z = self.reduce_features(X, params)
-        result = affinity_propagation_features(
-            Z,
-            device=device,
-            preference=params.preference,
-            n_clusters=params.n_clusters,
-            damping=params.damping,
-            max_iter=params.max_iter,
-            convergence_iter=params.convergence_iter,
-            random_state=params.random_state,
+        ap = dict(
+            preference=params.preference, n_clusters=params.n_clusters, damping=params.damping,
+            max_iter=params.max_iter, convergence_iter=params.convergence_iter, random_state=params.random_state,
         )
+        self.neighbors_, self.levels_ = k, []
+        if k:
+            from .hierarchy import sparse_affinity_propagation
+
+            result: Any = sparse_affinity_propagation(Z, neighbors=k, device=device, **ap)
+            self.levels_ = result.levels
+        else:
+            result = affinity_propagation_features(Z, device=device, **ap)
         self.labels_ = result.labels
         self.cluster_centers_indices_ = result.cluster_centers_indices
         self.n_iter_ = result.n_iter

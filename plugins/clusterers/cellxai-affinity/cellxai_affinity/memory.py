@@ -68,5 +68,6 @@ def check_fits(n_samples: int, n_features: int, block_elems: int, limit_gb: floa
         f"affinity-propagation: {n_samples:,} samples need about {need / GIB:.1f} GiB "
         f"(three dense {n_samples:,} x {n_samples:,} float32 matrices) but the limit is "
         f"{limit / GIB:.1f} GiB ({source}; at most ~{max_samples(limit, n_features, block_elems):,} samples); "
-        "use clusterer 'hdbscan' or 'kmeans', which scale to large N, or subsample"
+        "set neighbors: auto or a k (sparse AP on a k-nearest-neighbour graph), or use clusterer 'hdbscan' or 'kmeans', "
+        "which scale to large N"
     )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import ConfigDict, Field
+from typing import Literal
+
+from pydantic import ConfigDict, Field, field_validator
 
 from cellxai_reduce import ReduceParams
 
@@ -32,6 +34,19 @@ class AffinityPropagationParams(ReduceParams):
     memory_limit_gb: float | None = Field(
         None, gt=0, description="refuse inputs needing more memory than this (None: the device's available memory)"
     )
+    neighbors: Literal["auto"] | int | None = Field(
+        "auto",
+        description="k of the k-nearest-neighbour graph of sparse AP; auto: dense up to 5,000 samples, "
+        "sparse with 15 neighbours above; null or 0: always dense",
+    )
+
+    @field_validator("neighbors", mode="before")
+    @classmethod
+    def _neighbors_is_auto_zero_or_k(cls, value: object) -> object:
+        """A bool is not a k, and one neighbour leaves AP no choice but the neighbour itself."""
+        if isinstance(value, bool) or (isinstance(value, int) and (value < 0 or value == 1)):
+            raise ValueError(f"neighbors must be 'auto', null, 0 (dense) or an integer >= 2, got {value!r}")
+        return value
 
 
 class KMeansParams(ReduceParams):

@@ -94,10 +94,10 @@ def test_not_converging_is_reported(blobs, caplog):
 def test_refuses_what_does_not_fit_before_allocating():
     X = np.zeros((50_000, 8))
     with pytest.raises(UserError) as info:
-        AffinityPropagation(device="cpu", memory_limit_gb=24).fit(X)
+        AffinityPropagation(device="cpu", memory_limit_gb=24, neighbors=0).fit(X)
     message = str(info.value)
     assert "\n" not in message and "50,000 samples" in message and "24.0 GiB" in message
-    assert "hdbscan" in message and "kmeans" in message
+    assert "hdbscan" in message and "kmeans" in message and "neighbors" in message
     # the sizing: dense AP fits about 40,000 samples in 24 GiB
     assert estimate_bytes(40_000, 64, CPU_BLOCK_ELEMS) < 24 * GIB
     assert 40_000 <= max_samples(24 * GIB, 64, CPU_BLOCK_ELEMS) < 50_000
