@@ -18,7 +18,7 @@ from . import __version__
 from .errors import UserError
 
 app = typer.Typer(name="cellxai", help="Explainable clustering and classification of cell microscopy images.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 plugins_app = typer.Typer(help="Installed plugins and their components.", no_args_is_help=True)
 app.add_typer(plugins_app, name="plugins")
 _state = {"debug": False}
