@@ -11,7 +11,7 @@ from .params import AffinityPropagationParams, KMeansParams
 def cellxai_clusterers(register: Register) -> None:
     register(
         "affinity-propagation",
-        summary="Affinity Propagation (torch float32, CPU/CUDA) after PCA / t-SNE; chooses the number of clusters",
+        summary="Affinity Propagation (torch float32, CPU/CUDA; sparse kNN mode past 5,000 samples) after PCA / t-SNE; chooses the number of clusters",
         params=AffinityPropagationParams,
         target="cellxai_affinity.affinity:AffinityPropagation",
     )
