@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 PLUGINS := $(sort $(dir $(wildcard plugins/*/*/pyproject.toml)))
 EXAMPLE_PLUGINS := $(sort $(dir $(wildcard examples/*/pyproject.toml)))
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test fuzz lint bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: install
 test: install
 	bash scripts/ensure-chromium.sh
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests $(foreach p,$(PLUGINS),$(p)tests) $(foreach p,$(EXAMPLE_PLUGINS),$(p)tests)
+
+# >= 10,000 generated pipeline files, images and manifests (tests/fuzz, profile "fuzz"); `make test` runs the short "ci" profile
+fuzz: install
+	HYPOTHESIS_PROFILE=fuzz OMP_NUM_THREADS=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/fuzz
 
 lint: install
 	$(BIN)/ruff check cellxai_core plugins examples tests benchmarks scripts

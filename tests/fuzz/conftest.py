@@ -59,3 +59,5 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         f"fuzz ({fuzz_support.PROFILE} profile): {tally['examples']} examples ({ends}); "
         f"{failed} failing tests; {fuzz_support.elapsed():.0f} s"
     )
+    for item, count in fuzz_support.NOISE.most_common():
+        terminalreporter.write_line(f"  library noise on stderr next to an exit 2, {count} examples: {item}")
