@@ -106,13 +106,20 @@ def _finish(source: Path, kind: str, rows: list[dict[str, Any]], meta_keys: tupl
     return Grouping(source, kind, out, meta_keys)
 
 
+EXTRA_FIELDS = "\x00extra"  # csv.DictReader's key for the fields past the header
+
+
 def from_manifest(path: Path) -> Grouping:
     """Samples listed in a CSV manifest."""
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
+            reader = csv.DictReader(fh, restkey=EXTRA_FIELDS)
             columns = [c.strip() for c in (reader.fieldnames or [])]
-            records = [{(k or "").strip(): (v or "").strip() for k, v in rec.items()} for rec in reader]
+            rows = list(reader)
+        longer = next((n for n, rec in enumerate(rows) if EXTRA_FIELDS in rec), None)
+        if longer is not None:
+            raise DataError(f"{path}: line {longer + 2} has more fields than the header ({', '.join(columns)}); quote values that contain commas")
+        records = [{(k or "").strip(): (v or "").strip() for k, v in rec.items()} for rec in rows]
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read manifest ({type(exc).__name__}: {exc})") from None
     for required in MANIFEST_REQUIRED:

@@ -8,6 +8,7 @@ file.
 
 from __future__ import annotations
 
+import logging
 import struct
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ TIFF_SUFFIXES = (".tif", ".tiff")
 OTHER_SUFFIXES = (".jpg", ".jpeg", ".bmp")
 IMAGE_SUFFIXES = PNG_SUFFIXES + TIFF_SUFFIXES + OTHER_SUFFIXES
 CHANNEL_AXES = "CSQI"  # tifffile axes codes read as channels (S: RGB samples, Q / I: generic pages)
+logging.getLogger("tifffile").setLevel(logging.CRITICAL)  # its ERROR lines would precede our one-line DataError
 PNG_CHANNELS = {0: 1, 2: 3, 3: 3, 4: 3, 6: 3}  # colour type -> channels opencv returns (alpha dropped)
 
 

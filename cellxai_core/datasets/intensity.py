@@ -73,7 +73,9 @@ class Transform:
         return cls(normalize, (float(percentiles[0]), float(percentiles[1])), normalize_over, _pair(crop), _pair(resize), max_pixels)
 
     def check_pixels(self, height: int, width: int, where: object) -> None:
-        """Refuse, before anything is decoded, an image whose pixels would not fit the memory bound."""
+        """Refuse, before anything is decoded, an empty image or one whose pixels would not fit the memory bound."""
+        if height < 1 or width < 1:
+            raise DataError(f"{where}: the image is {height} x {width} pixels: it has no pixels to read")
         if height * width > self.max_pixels:
             raise DataError(
                 f"{where}: {height} x {width} = {height * width / 1e6:.0f} megapixels per image, above max_pixels "
@@ -116,11 +118,11 @@ class Transform:
                 out = raw
         elif self.normalize == "percentile":
             low, high = self._limits(raw)
-            span = np.where(high > low, high - low, 1.0)
-            out = (raw - low) / span
+            with np.errstate(invalid="ignore"):  # NaN pixels (and all-NaN channels) become 0 below
+                out = (raw - low) / np.where(high > low, high - low, 1.0)
         else:
             out = raw
-        return np.clip(out, 0.0, 1.0).astype(np.float32, copy=False)
+        return np.nan_to_num(np.clip(out, 0.0, 1.0), nan=0.0).astype(np.float32, copy=False)  # NaN pixels read as 0
 
     def _limits(self, raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Low / high percentiles per channel (per image and channel for ``normalize_over="image"``),
@@ -129,7 +131,7 @@ class Transform:
         s, c = raw.shape[:2]
         groups = raw.transpose(1, 0, 2, 3).reshape(c, -1) if self.normalize_over == "sample" else raw.reshape(s * c, -1)
         step = max(1, -(-groups.shape[1] // PERCENTILE_SAMPLES))
-        low, high = np.percentile(groups[:, ::step], self.percentiles, axis=1)
+        low, high = np.nanpercentile(groups[:, ::step], self.percentiles, axis=1)  # NaN pixels do not poison a channel
         shape = (1, c, 1, 1) if self.normalize_over == "sample" else (s, c, 1, 1)
         return low.reshape(shape).astype(np.float32), high.reshape(shape).astype(np.float32)
 

@@ -113,9 +113,7 @@ def store_status(out_dir: Path) -> str | None:
 # Open bugs in cellxai_core/datasets/, which this item may not touch (#16 item 4 reworks it): an example
 # that hits one is counted by name in the closing tally instead of failing, so the fuzzer keeps looking
 # for other bugs behind it. Each entry: name -> what identifies it on stderr. Delete an entry once fixed.
-KNOWN_BUGS = {
-    "manifest row longer than its header (grouping.from_manifest: csv restkey list .strip())": "'list' object has no attribute 'strip'",
-}
+KNOWN_BUGS: dict[str, str] = {}
 
 
 def check(outcome: Outcome, out_dir: Path | None = None, known: bool = True) -> str:

@@ -3,8 +3,10 @@
 Fixed: a pipeline file that is not UTF-8, or nested deeper than the YAML parser recurses, was
 exit 1 (``internal error``); a key with a line break or form feed in it split the one error
 line in two; a negative or too large ``seed`` validated and then failed inside numpy /
-scikit-learn. Open (in cellxai_core/datasets/, outside this change): marked ``xfail(strict)``,
-so fixing one turns its test red until its ``KNOWN_BUGS`` entry in fuzz_support is deleted.
+scikit-learn; in the readers, a manifest row longer than its header, tifffile's log lines before
+the one error line, NaN pixels making a whole sample NaN, and TIFF headers of zero width were
+exit 1 or misleading. A newly found open bug gets a ``KNOWN_BUGS`` entry in fuzz_support and an
+``xfail(strict)`` example here, until it is fixed.
 """
 
 from __future__ import annotations
@@ -63,16 +65,44 @@ def _folder_run(tmp_path: Path, params: dict[str, Any]) -> Any:
     return cli("run", path, "--out", tmp_path / "out")
 
 
-@pytest.mark.xfail(strict=True, reason="open: grouping.from_manifest calls .strip() on csv's list of extra fields (exit 1)")
 def test_manifest_row_longer_than_its_header(fuzz_registry: Any, tmp_path: Path) -> None:
     tifffile.imwrite(tmp_path / "a.tif", np.zeros((4, 4), np.uint8))
     (tmp_path / "manifest.csv").write_text("sample,path\nA,a.tif,extra\n")
     check(_folder_run(tmp_path, {"path": str(tmp_path / "manifest.csv")}), tmp_path / "out", known=False)
 
 
-@pytest.mark.xfail(strict=True, reason="open: tifffile's ERROR log lines reach stderr before the one error line")
 def test_corrupt_tiff_gives_one_line(fuzz_registry: Any, tmp_path: Path) -> None:
     tifffile.imwrite(tmp_path / "a.tif", np.zeros((1, 1), np.uint8), metadata={"axes": "YX"}, photometric="minisblack")
     (tmp_path / "a.tif").write_bytes((tmp_path / "a.tif").read_bytes()[:180])  # cut after the tags, before their values
     outcome = _folder_run(tmp_path, {"path": str(tmp_path)})
     assert outcome.code == 2 and len(outcome.lines()) == 1, outcome.err
+
+
+def test_nan_pixels_give_finite_samples(fuzz_registry: Any, tmp_path: Path) -> None:
+    import cellxai_core as cx
+
+    image = np.random.default_rng(0).random((8, 8)).astype(np.float32)
+    image[3, 3] = np.nan
+    tifffile.imwrite(tmp_path / "a.tif", image)
+    assert np.isfinite(cx.load_dataset("image-folder", path=str(tmp_path))[0].images).all()
+
+
+def _tiff_with_width_zero(path: Path) -> None:
+    """A 4 x 4 TIFF whose ImageWidth tag says 0, as one flipped bit in a header can make it."""
+    import struct
+
+    tifffile.imwrite(path, np.zeros((4, 4), np.uint8), photometric="minisblack", metadata=None)
+    data = bytearray(path.read_bytes())
+    ifd = struct.unpack("<I", data[4:8])[0]
+    for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        entry = ifd + 2 + 12 * i
+        if struct.unpack("<H", data[entry : entry + 2])[0] == 256:  # ImageWidth
+            data[entry + 8 : entry + 12] = bytes(4)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("normalize", ["percentile", "none"])
+def test_tiff_of_zero_width_is_refused(fuzz_registry: Any, tmp_path: Path, normalize: str) -> None:
+    for name in ("a.tif", "b.tif"):
+        _tiff_with_width_zero(tmp_path / name)
+    check(_folder_run(tmp_path, {"path": str(tmp_path), "normalize": normalize}), tmp_path / "out", known=False)
