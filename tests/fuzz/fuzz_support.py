@@ -110,9 +110,10 @@ def store_status(out_dir: Path) -> str | None:
     return json.loads(meta.read_text()).get("attributes", {}).get("status")
 
 
-# Open bugs in cellxai_core/datasets/, which this item may not touch (#16 item 4 reworks it): an example
-# that hits one is counted by name in the closing tally instead of failing, so the fuzzer keeps looking
-# for other bugs behind it. Each entry: name -> what identifies it on stderr. Delete an entry once fixed.
+# Open bugs the fuzzers found in code a change may not touch (another item's files): an example that hits
+# one is counted by name in the closing tally instead of failing, so the fuzzer keeps looking for other
+# bugs behind it. Each entry: name -> what identifies it on stderr; pair it with an xfail(strict) example
+# in test_found.py, and delete both once fixed. Empty: every bug found so far is fixed.
 KNOWN_BUGS: dict[str, str] = {}
 
 
