@@ -87,7 +87,7 @@ def encode(ctx: RunContext) -> None:
     device = next(model.parameters()).device
     n, s = len(ctx.dataset), ctx.dataset.set_size
     names = list(getattr(encoder, "handcrafted_names", []) or []) if hasattr(encoder, "handcrafted") else []
-    size = ctx.config.chunk_size
+    size = min(ctx.config.chunk_size, n)  # zarr allocates whole chunks: chunk_size 10**8 on 6 samples was 9 GB
     w = ctx.store.writer("encode", schema.FEATURES, keep_partial=True)
     tokens = w.create_array("tokens", (n, s, encoder.out_dim), "float32", chunks=(size, s, encoder.out_dim))
     side = w.create_array("handcrafted", (n, s, len(names)), "float32", chunks=(size, s, max(len(names), 1)), attrs={"names": names}) if names else None

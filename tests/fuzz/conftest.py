@@ -12,6 +12,7 @@ Each test sets its own share of the budget with :func:`fuzz_support.budget`.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -39,6 +40,21 @@ settings.register_profile(
     "fuzz", database=DirectoryBasedExampleDatabase(str(FUZZ.parents[1] / "runs" / ".hypothesis")), **_COMMON
 )
 settings.load_profile(fuzz_support.PROFILE)
+
+
+def _limit_memory(gigabytes: float) -> None:
+    """Cap this process's address space, so an input that makes cellxai allocate without bound fails its
+    example (MemoryError, exit 1) instead of drawing the kernel's OOM killer on a machine others share.
+    Torch alone reserves ~4.5 GB of address space; FUZZ_MEMORY_GB=0 lifts the cap."""
+    import resource
+
+    if gigabytes > 0:
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        cap = int(gigabytes * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+
+
+_limit_memory(float(os.environ.get("FUZZ_MEMORY_GB", "10")))
 
 
 @pytest.fixture(scope="module")

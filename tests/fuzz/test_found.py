@@ -106,3 +106,9 @@ def test_tiff_of_zero_width_is_refused(fuzz_registry: Any, tmp_path: Path, norma
     for name in ("a.tif", "b.tif"):
         _tiff_with_width_zero(tmp_path / name)
     check(_folder_run(tmp_path, {"path": str(tmp_path), "normalize": normalize}), tmp_path / "out", known=False)
+
+
+def test_huge_chunk_size_does_not_allocate_it(fuzz_registry: Any, tmp_path: Path) -> None:
+    """chunk_size 10**8 on six samples made zarr allocate a (10**8, S, D) chunk: 9 GB, OOM-killed; now the chunk is at most N."""
+    path = _file(tmp_path, dump({**BASE, "chunk_size": 10**8}))
+    assert check(cli("run", path, "--out", tmp_path / "out"), tmp_path / "out", known=False) == "finished runs"
