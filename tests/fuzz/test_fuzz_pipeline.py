@@ -126,7 +126,10 @@ def mutated(draw: st.DrawFn, names: list[str]) -> dict[str, Any]:
     a component renamed, an explainer appended, a param of the component set."""
     data: Any = copy.deepcopy(BASE)
     for _ in range(draw(st.integers(1, 4))):
-        path, node = draw(st.sampled_from(list(_containers(data))))
+        containers = list(_containers(data))
+        if not containers:  # the root was replaced by a scalar: nothing left to edit
+            break
+        path, node = draw(st.sampled_from(containers))
         action = draw(st.sampled_from(["set", "set", "delete", "add", "rename", "explainer", "top", "replace-root"]))
         if action in ("set", "delete") and node:
             key = draw(st.sampled_from(list(node) if isinstance(node, dict) else list(range(len(node)))))
