@@ -48,7 +48,7 @@ class SyntheticMicrowellParams(BaseModel):
     illumination: float = Field(
         1.0, ge=0.0, le=3.0, description="scale of per-image illumination changes (gain, gradient, vignetting)"
     )
-    seed: int = Field(0, description="random seed; well i depends only on (seed, i)")
+    seed: int = Field(0, ge=0, lt=2**32, description="random seed; well i depends only on (seed, i)")
 
     @field_validator("programs")
     @classmethod
@@ -77,7 +77,7 @@ class SyntheticFluorescenceParams(BaseModel):
     set_axis: Literal["image", "channel"] = Field(
         "image", description="image: one RGB image (1, 3, H, W); channel: isolated stains (3, 1, H, W)"
     )
-    seed: int = Field(0, description="random seed; cell i depends only on (seed, i)")
+    seed: int = Field(0, ge=0, lt=2**32, description="random seed; cell i depends only on (seed, i)")
 
 
 class IntensityParams(BaseModel):
