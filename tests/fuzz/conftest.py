@@ -42,19 +42,25 @@ settings.register_profile(
 settings.load_profile(fuzz_support.PROFILE)
 
 
-def _limit_memory(gigabytes: float) -> None:
-    """Cap this process's address space, so an input that makes cellxai allocate without bound fails its
-    example (MemoryError, exit 1) instead of drawing the kernel's OOM killer on a machine others share.
-    Torch alone reserves ~4.5 GB of address space; FUZZ_MEMORY_GB=0 lifts the cap."""
+@pytest.fixture(autouse=True, scope="module")
+def memory_cap() -> Iterator[None]:
+    """Cap the address space while a fuzz module runs, so an input that makes cellxai allocate without
+    bound fails its example (MemoryError, exit 1) instead of drawing the kernel's OOM killer on a machine
+    others share. Torch alone reserves ~4.5 GB; FUZZ_MEMORY_GB=0 lifts the cap. The old limit comes back
+    afterwards: the cap is inherited by every child process, and Chromium (the report's browser test,
+    later in the same pytest run) dies with SIGTRAP under it."""
     import resource
 
+    gigabytes = float(os.environ.get("FUZZ_MEMORY_GB", "10"))
+    before = resource.getrlimit(resource.RLIMIT_AS)
     if gigabytes > 0:
-        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        soft, hard = before
         cap = int(gigabytes * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
-
-
-_limit_memory(float(os.environ.get("FUZZ_MEMORY_GB", "10")))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, before)
 
 
 @pytest.fixture(scope="module")
