@@ -32,6 +32,7 @@ from cellxai_core.errors import ConfigError, DataError
 
 from .base import check_index
 from .intensity import MAX_PIXELS, Transform, default_channel_names, select_channels
+from .regions import dataset_limits, declare_objects, even_sample
 
 SET_AXES = ("time", "channel", "image", "z")
 
@@ -104,6 +105,8 @@ class BioioDataset:
         crop: int | Sequence[int] | None = None,
         resize: int | Sequence[int] | None = None,
         max_pixels: int = MAX_PIXELS,
+        intensity_range: Sequence[float] | None = None,
+        objects: Sequence[Any] | None = None,
     ) -> None:
         if set_axis not in SET_AXES:
             raise ConfigError(f"bioio: set_axis must be one of {', '.join(SET_AXES)}, got {set_axis!r}")
@@ -119,13 +122,18 @@ class BioioDataset:
         first = self._scenes[0]
         self._times = _choose(timepoints, min(s.t for s in self._scenes), "timepoints", self.path)
         self._planes = _choose(planes, min(s.z for s in self._scenes), "planes", self.path)
-        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels)
+        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels, intensity_range)
         self._index = self._layout(_size(tile), _size(stride))
         names = [str(n) for n in (image.channel_names or [])]
         source = names if len(names) == first.c and not first.rgb else list(default_channel_names(first.c, first.rgb))
         source = [str(i) for i in range(first.c)] if channel_map else source
         self._pick, chosen = select_channels(source, channels, channel_map, self.path)
         self._set_metadata(chosen)
+        self.objects = declare_objects(objects, self.set_labels if self.mode == "channel" else self.channels, self.path)
+        self.normalization: dict[str, Any] = {"mode": normalize}
+        if normalize == "dataset":
+            self.transform, record = dataset_limits(self.transform, even_sample(self.raw, len(self)))
+            self.normalization.update(record, channels=list(self.channels))
 
     # -- opening --------------------------------------------------------------------------
     def _open(self) -> Any:

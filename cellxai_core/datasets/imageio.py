@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import logging
 import struct
+import threading
+from collections import OrderedDict
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -139,14 +142,103 @@ def read_image(path: Path) -> np.ndarray:
         except Exception as exc:
             raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
         return np.ascontiguousarray(np.transpose(data, order).reshape(cyx))
+    return _opencv_chw(_opencv_decode(path))
+
+
+def _opencv_decode(path: Path) -> np.ndarray:
+    """The whole image as opencv decodes it: (H, W) or (H, W, channels) BGR[A], in the file's dtype."""
     import cv2
 
-    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)  # type: ignore[assignment]
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if data is None:
         raise DataError(f"{path}: unreadable image (opencv could not decode it)")
+    return data
+
+
+def _opencv_chw(data: np.ndarray) -> np.ndarray:
+    """An opencv (H, W[, channels]) BGR[A] array (or a region of one) as (C, H, W), colour as RGB."""
     if data.ndim == 2:
-        return data[None]
+        return np.ascontiguousarray(data[None])
     if data.shape[2] == 2:  # grey + alpha
-        return data[None, :, :, 0]
-    rgb = cv2.cvtColor(data[:, :, :3], cv2.COLOR_BGR2RGB)
-    return np.ascontiguousarray(rgb.transpose(2, 0, 1))
+        return np.ascontiguousarray(data[None, :, :, 0])
+    return np.ascontiguousarray(data[:, :, 2::-1].transpose(2, 0, 1))
+
+
+class FileRegions:
+    """Regions of image files, read without decoding more than needed.
+
+    TIFF: a memory map when the pixels are stored contiguously and uncompressed, else
+    tifffile's Zarr view, so only the strips / tiles a region touches are decoded. Other
+    formats (PNG, JPEG) cannot be read in regions: each is decoded whole once, kept in its
+    own dtype (uint8 / uint16, never float), and the ``keep`` most recent files stay open so
+    consecutive tiles of a file do not decode it again.
+    """
+
+    def __init__(self, keep: int = 1) -> None:
+        self.keep = max(1, keep)
+        self._open: OrderedDict[Path, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:  # open files and decoded pixels stay in their process
+        return {"keep": self.keep}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["keep"])  # type: ignore[misc]
+
+    def _entry(self, path: Path) -> Any:
+        with self._lock:
+            if path in self._open:
+                self._open.move_to_end(path)
+                return self._open[path]
+        entry = _open_tiff(path) if _is_tiff(path) else ("opencv", _opencv_decode(path))
+        with self._lock:
+            self._open[path] = entry
+            while len(self._open) > self.keep:
+                _, old = self._open.popitem(last=False)
+                if old[0] == "tiff" and old[4] is not None:
+                    old[4].close()
+        return entry
+
+    def read(self, path: Path, ys: slice, xs: slice) -> np.ndarray:
+        """Pixels of a region of ``path`` as (C, h, w) in the file's dtype."""
+        entry = self._entry(path)
+        if entry[0] == "opencv":
+            return _opencv_chw(entry[1][ys, xs])
+        _, array, axes, order, tif = entry
+        selection = tuple(ys if a == "Y" else xs if a == "X" else slice(None) if a in CHANNEL_AXES else slice(0, 1) for a in axes)
+        try:
+            data = np.asarray(array[selection])
+        except Exception as exc:
+            raise DataError(f"{path}: cannot read pixels ({type(exc).__name__}: {exc})") from None
+        data = np.transpose(data, order)
+        return np.ascontiguousarray(data.reshape(-1, *data.shape[-2:]))
+
+
+def open_tiff_array(path: Path) -> tuple[Any, str, Any]:
+    """The first series of a TIFF at full resolution as an array that reads regions lazily, its axes, and the open
+    file (None for a memory map): a memory map when stored contiguously and uncompressed, else tifffile's Zarr view."""
+    import tifffile
+    import zarr
+
+    try:
+        tif = tifffile.TiffFile(path)
+        series = tif.series[0]
+        if series.dataoffset is not None and not getattr(series, "is_multifile", False):
+            array: Any = tifffile.memmap(path, series=0, mode="r")
+            tif.close()
+            return array, series.axes, None
+        return zarr.open_array(series.aszarr(level=0), mode="r"), series.axes, tif
+    except Exception as exc:
+        raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
+
+
+def read_orthogonal(array: Any, selection: tuple[Any, ...]) -> np.ndarray:
+    """``array[selection]`` with at most one index list, for a Zarr array or a numpy memory map alike."""
+    return np.asarray(array.oindex[selection] if hasattr(array, "oindex") else array[selection])
+
+
+def _open_tiff(path: Path) -> tuple[str, Any, str, list[int], Any]:
+    """('tiff', lazy array of the first series, its axes, the (C, Y, X) order, the open file or None)."""
+    array, axes, tif = open_tiff_array(path)
+    order, _ = _cyx(tuple(array.shape), axes, path)
+    return ("tiff", array, axes, order, tif)

@@ -66,11 +66,17 @@ class Transform:
     crop: tuple[int, int] | None = None
     resize: tuple[int, int] | None = None
     max_pixels: int = MAX_PIXELS
+    intensity_range: tuple[float, float] | None = None  # normalize "fixed"
+    limits: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # normalize "dataset": per-channel low / high
 
     @classmethod
     def from_params(cls, normalize: str, percentiles: Sequence[float], normalize_over: str, crop, resize,
-                    max_pixels: int = MAX_PIXELS) -> "Transform":
-        return cls(normalize, (float(percentiles[0]), float(percentiles[1])), normalize_over, _pair(crop), _pair(resize), max_pixels)
+                    max_pixels: int = MAX_PIXELS, intensity_range: Sequence[float] | None = None) -> "Transform":
+        fixed = (float(intensity_range[0]), float(intensity_range[1])) if intensity_range is not None else None
+        if normalize == "fixed" and fixed is None:
+            raise ConfigError("normalize 'fixed' needs intensity_range: [low, high]")
+        return cls(normalize, (float(percentiles[0]), float(percentiles[1])), normalize_over, _pair(crop), _pair(resize),
+                   max_pixels, fixed)
 
     def check_pixels(self, height: int, width: int, where: object) -> None:
         """Refuse, before anything is decoded, an empty image or one whose pixels would not fit the memory bound."""
@@ -79,8 +85,8 @@ class Transform:
         if height * width > self.max_pixels:
             raise DataError(
                 f"{where}: {height} x {width} = {height * width / 1e6:.0f} megapixels per image, above max_pixels "
-                f"{self.max_pixels / 1e6:.0f} M; read it in tiles (the tile option where the reader has one), cut it into "
-                "smaller files first, or raise max_pixels if the memory allows"
+                f"{self.max_pixels / 1e6:.0f} M; read it in tiles: add tile: {{size: 256}} to the dataset params "
+                "(or raise max_pixels if the memory allows)"
             )
 
     def output_size(self, height: int, width: int, where: object = "image") -> tuple[int, int]:
@@ -116,7 +122,7 @@ class Transform:
                 out = raw / np.float32(np.iinfo(dtype).max)
             else:
                 out = raw
-        elif self.normalize == "percentile":
+        elif self.normalize in ("percentile", "dataset", "fixed"):
             low, high = self._limits(raw)
             with np.errstate(invalid="ignore"):  # NaN pixels (and all-NaN channels) become 0 below
                 out = (raw - low) / np.where(high > low, high - low, 1.0)
@@ -129,6 +135,13 @@ class Transform:
         shaped to broadcast over (S, C, H, W); estimated from an even subsample of at most
         ``PERCENTILE_SAMPLES`` pixels per group, which keeps large images fast."""
         s, c = raw.shape[:2]
+        if self.normalize == "fixed" and self.intensity_range is not None:
+            return np.full((1, c, 1, 1), self.intensity_range[0], np.float32), np.full((1, c, 1, 1), self.intensity_range[1], np.float32)
+        if self.normalize == "dataset":
+            if self.limits is None:
+                raise RuntimeError("normalize 'dataset' before the dataset's percentiles were estimated")
+            low_c, high_c = (np.asarray(v, np.float32).reshape(1, c, 1, 1) for v in self.limits)
+            return low_c, high_c
         groups = raw.transpose(1, 0, 2, 3).reshape(c, -1) if self.normalize_over == "sample" else raw.reshape(s * c, -1)
         step = max(1, -(-groups.shape[1] // PERCENTILE_SAMPLES))
         low, high = np.nanpercentile(groups[:, ::step], self.percentiles, axis=1)  # NaN pixels do not poison a channel

@@ -6,14 +6,17 @@ class with the validated fields as keyword arguments.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .objects import ObjectClass, objects_param_doc, parse_objects
 from .programs import DEFAULT_PROGRAMS, PROGRAMS
 
 SetAxisChoice = Literal["time", "channel", "image"]
-Normalize = Literal["percentile", "dtype", "none"]
+Normalize = Literal["percentile", "dataset", "fixed", "dtype", "none"]
+NORMALIZE_MODES = {"sample": "percentile", "dataset": "dataset", "fixed": "fixed", "dtype": "dtype", "none": "none",
+                   "percentile": "percentile"}
 
 
 def _pair(value: int | list[int] | tuple[int, int] | None) -> tuple[int, int] | None:
@@ -80,6 +83,47 @@ class SyntheticFluorescenceParams(BaseModel):
     seed: int = Field(0, ge=0, lt=2**32, description="random seed; cell i depends only on (seed, i)")
 
 
+class TileParams(BaseModel):
+    """Cut every field into tiles; each tile is a sample (meta tile_y / tile_x)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    size: int | tuple[int, int] = Field(..., description="tile [height, width] in pixels (one int: square)")
+    stride: int | tuple[int, int] | None = Field(None, description="step between tiles (default: the size, no overlap)")
+    min_foreground: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="drop tiles whose fraction of foreground pixels (above a per-channel Otsu threshold estimated on an "
+        "even sample of the whole dataset) is below this; 0 keeps every tile (default), 0.02-0.1 drops empty background",
+    )
+
+    @field_validator("size", "stride", mode="before")
+    @classmethod
+    def _as_pair(cls, value: object) -> object:
+        return _pair(value) if isinstance(value, (int, list, tuple)) else value
+
+    @model_validator(mode="after")
+    def _positive(self) -> "TileParams":
+        for name in ("size", "stride"):
+            value = getattr(self, name)
+            if value is not None and min(value) < 1:
+                raise ValueError(f"tile {name} must be >= 1, got {list(value)}")
+        return self
+
+
+def _tile_shorthand(value: object) -> object:
+    """``tile: 256`` or ``tile: [256, 128]`` is ``tile: {size: ...}``."""
+    return {"size": value} if isinstance(value, (int, list, tuple)) else value
+
+
+class CropCellsParams(BaseModel):
+    """One sample per object of a class, centred on it (scikit-image segmentation of each field)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    object: str = Field(..., description="name of a declared object class (objects:) to segment and crop around")
+    size: int = Field(96, ge=4, le=4096, description="crop height = width in pixels (padded at field borders)")
+
+
 class IntensityParams(BaseModel):
     """Options shared by the file readers: channels, intensity scaling, geometry."""
 
@@ -96,10 +140,16 @@ class IntensityParams(BaseModel):
     )
     normalize: Normalize = Field(
         "percentile",
-        description="percentile: per channel, map [low, high] percentiles to [0, 1]; dtype: divide integers by "
-        "their maximum (uint8 / 255, uint16 / 65535), clip floats to [0, 1]; none: clip to [0, 1] only",
+        description="percentile: per sample and channel, map [low, high] percentiles to [0, 1]; dataset: the same "
+        "percentiles estimated once from an even sample of images across all files (empty tiles stay dark); fixed: "
+        "map intensity_range to [0, 1]; dtype: divide integers by their maximum (uint8 / 255, uint16 / 65535), clip "
+        "floats to [0, 1]; none: clip to [0, 1] only. Also as a mapping {mode: sample | dataset | fixed, percentiles, range}",
     )
-    percentiles: tuple[float, float] = Field((1.0, 99.8), description="low and high percentile for 'percentile'")
+    percentiles: tuple[float, float] = Field((1.0, 99.8), description="low and high percentile for 'percentile' / 'dataset'")
+    intensity_range: tuple[float, float] | None = Field(
+        None, description="[low, high] raw intensity mapped to [0, 1] by normalize 'fixed' (same for every channel)"
+    )
+    objects: list[ObjectClass] | None = Field(None, description=objects_param_doc())
     normalize_over: Literal["sample", "image"] = Field(
         "sample",
         description="percentiles over all images of a sample (keeps changes over time) or over each image",
@@ -112,10 +162,44 @@ class IntensityParams(BaseModel):
         "dataset opens, before any pixel is decoded, so memory stays bounded (default 67 M = 8,192 x 8,192)",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _normalize_mapping(cls, data: Any) -> Any:
+        """``normalize: {mode, percentiles, range}`` is the flat fields normalize / percentiles / intensity_range."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        if "range" in data and "intensity_range" not in data:
+            data["intensity_range"] = data.pop("range")
+        spec = data.get("normalize")
+        if isinstance(spec, dict):
+            spec = dict(spec)
+            unknown = set(spec) - {"mode", "percentiles", "range"}
+            if unknown:
+                raise ValueError(f"normalize: unknown key(s) {sorted(unknown)}; expected mode, percentiles, range")
+            mode = spec.get("mode", "sample")
+            data["normalize"] = NORMALIZE_MODES.get(mode, mode) if isinstance(mode, str) else mode
+            for key, field in (("percentiles", "percentiles"), ("range", "intensity_range")):
+                if key in spec:
+                    data[field] = spec[key]
+        return data
+
     @field_validator("crop", "resize", mode="before")
     @classmethod
     def _as_pair(cls, value: object) -> object:
         return _pair(value) if isinstance(value, (int, list, tuple)) else value
+
+    @field_validator("objects")
+    @classmethod
+    def _unique_objects(cls, value: list[ObjectClass] | None) -> list[ObjectClass] | None:
+        return list(parse_objects(value) or ()) or None if value is not None else None
+
+    @field_validator("intensity_range")
+    @classmethod
+    def _range_ordered(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not value[0] < value[1]:
+            raise ValueError(f"intensity_range must be [low, high] with low < high, got {list(value)}")
+        return value
 
     @field_validator("percentiles")
     @classmethod
@@ -129,10 +213,34 @@ class IntensityParams(BaseModel):
     def _one_naming(self) -> "IntensityParams":
         if self.channels is not None and self.channel_map is not None:
             raise ValueError("give either channels (names) or channel_map (source -> name), not both")
+        if self.normalize == "fixed" and self.intensity_range is None:
+            raise ValueError("normalize 'fixed' needs intensity_range: [low, high] (or normalize: {mode: fixed, range: [lo, hi]})")
         return self
 
 
-class ImageFolderParams(IntensityParams):
+class RegionParams(IntensityParams):
+    """Readers that can cut fields into tiles or crops around objects."""
+
+    tile: TileParams | None = Field(None, description="cut fields into tiles {size, stride, min_foreground}; tile: 256 is {size: 256}")
+    crop_cells: CropCellsParams | None = Field(
+        None, description="one sample per object {object: nucleus, size: 96}, centred on it; needs that object in objects"
+    )
+
+    @field_validator("tile", mode="before")
+    @classmethod
+    def _tile(cls, value: object) -> object:
+        return _tile_shorthand(value)
+
+    @model_validator(mode="after")
+    def _tile_or_crop(self) -> "RegionParams":
+        if self.tile is not None and self.crop_cells is not None:
+            raise ValueError("give either tile or crop_cells, not both")
+        if self.crop_cells is not None and self.crop_cells.object not in [o.name for o in self.objects or ()]:
+            raise ValueError(f"crop_cells: object '{self.crop_cells.object}' is not declared in objects")
+        return self
+
+
+class ImageFolderParams(RegionParams):
     """Image files in a folder, grouped into samples by a CSV manifest or a file-name pattern."""
 
     path: str = Field(..., description="a folder of images, or a CSV manifest (columns sample, path, [time | channel])")
@@ -148,23 +256,29 @@ class ImageFolderParams(IntensityParams):
     )
 
 
-class TiffStackParams(IntensityParams):
-    """One multi-page TIFF time-lapse cut into many samples by tiling and frame choice."""
+class TiffStackParams(RegionParams):
+    """One TIFF: a time-lapse or z-stack (or a single 2-D image) cut into samples by frames, tiles or cells."""
 
-    path: str = Field(..., description="a multi-page TIFF / OME-TIFF time-lapse (T[, C], Y, X)")
-    tile: int | tuple[int, int] | None = Field(None, description="tile [height, width] (default: the whole frame)")
-    stride: int | tuple[int, int] | None = Field(None, description="step between tiles (default: the tile size)")
-    frames: int = Field(5, ge=1, description="frames per sample, evenly spread over each time window")
-    frame_indices: list[int] | None = Field(None, description="explicit frame indices (overrides frames / windows)")
+    path: str = Field(..., description="a TIFF / OME-TIFF: time-lapse (T[, C], Y, X), z-stack (Z[, C], Y, X) or one image ([C,] Y, X)")
+    axis: Literal["time", "z"] = Field(
+        "time", description="which stack axis the frames come from: time (T, else Z / pages) or z (Z, else pages)"
+    )
+    z_as: Literal["set", "samples", "max"] = Field(
+        "set", description="axis z: the chosen planes are the set of one sample (set), each plane is a sample of its own "
+        "(samples), or they are max-projected into one image (max)",
+    )
+    stride: int | tuple[int, int] | None = Field(None, description="step between tiles (same as tile.stride; kept for old files)")
+    frames: int = Field(5, ge=1, description="frames per sample, evenly spread over each time window (a single 2-D image has one)")
+    frame_indices: list[int] | None = Field(None, description="explicit frame / plane indices (overrides frames / windows)")
     windows: int = Field(1, ge=1, description="consecutive time windows; each tile of each window is one sample")
 
-    @field_validator("tile", "stride", mode="before")
+    @field_validator("stride", mode="before")
     @classmethod
     def _tile_pair(cls, value: object) -> object:
         return _pair(value) if isinstance(value, (int, list, tuple)) else value
 
 
-class ZarrParams(IntensityParams):
+class ZarrParams(RegionParams):
     """A Zarr / OME-Zarr array (N, S, C, H, W) or an OME-Zarr HCS plate (row / column / field)."""
 
     path: str = Field(..., description="a .zarr store: an array, a group holding one, an OME-Zarr image or plate")
@@ -196,6 +310,14 @@ class BioioParams(IntensityParams):
     tile: int | tuple[int, int] | None = Field(None, description="tile [height, width]: each tile of a scene is a sample (default: the whole scene)")
     stride: int | tuple[int, int] | None = Field(None, description="step between tiles (default: the tile size)")
     reader: str | None = Field(None, description="force a bioio reader plugin by module name, e.g. bioio_ome_tiff (default: bioio chooses)")
+
+    @field_validator("tile", mode="before")
+    @classmethod
+    def _tile_size(cls, value: object) -> object:
+        """``tile: {size: 256}`` as in the other readers is the same as ``tile: 256`` here."""
+        if isinstance(value, dict) and set(value) <= {"size", "stride"} and "size" in value:
+            return _pair(value["size"])
+        return value
 
     @field_validator("tile", "stride", mode="before")
     @classmethod

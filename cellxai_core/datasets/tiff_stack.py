@@ -1,10 +1,14 @@
-"""``tiff-stack``: one multi-page TIFF time-lapse cut into many samples.
+"""``tiff-stack``: one TIFF (time-lapse, z-stack or a single 2-D image) cut into many samples.
 
-The recording's frames are split into ``windows`` consecutive time windows; in each,
-``frames`` frames evenly spread (or ``frame_indices``) form the set of a sample, and
-every tile of (``tile``, ``stride``) is one sample: one long recording becomes many
-"wells". Reading is lazy through tifffile's Zarr view of the file: a sample reads only
-its frames.
+``axis: time`` (default): the recording's frames are split into ``windows`` consecutive
+time windows; in each, ``frames`` frames evenly spread (or ``frame_indices``) form the set
+of a sample (set axis ``time``); a z axis next to time is max-projected.
+``axis: z``: the planes of a z-stack are the stack axis, and ``z_as`` says what they become:
+``set`` (``frames`` planes evenly spread, or ``frame_indices``, are the set of one sample,
+set axis ``image``), ``samples`` (each plane is a sample of its own) or ``max`` (one
+max-projected image). A single 2-D image (with or without channels) is one sample of one
+image. Every sample can further be cut by ``tile`` or ``crop_cells`` (see :mod:`.regions`).
+Reading is lazy (memory map or tifffile's Zarr view): a sample reads only its frames and region.
 """
 
 from __future__ import annotations
@@ -14,23 +18,14 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cellxai_core.data import Sample
 from cellxai_core.errors import ConfigError, DataError
 
-from .base import check_index, sample_id
-from .imageio import ome_channel_names
+from .imageio import ome_channel_names, open_tiff_array, read_orthogonal
 from .intensity import MAX_PIXELS, Transform, default_channel_names, select_channels
+from .regions import RegionReader
 
-FRAME_AXES = "TZIQ"  # first one present with length > 1 is time
+STACK_AXES = {"time": "TZIQ", "z": "ZIQ"}  # the first present with length > 1 is the stack axis
 CHANNEL_AXES = "CS"
-
-
-def _pair(value: int | Sequence[int] | None, default: tuple[int, int]) -> tuple[int, int]:
-    if value is None:
-        return default
-    if isinstance(value, int):
-        return (value, value)
-    return (int(value[0]), int(value[1]))
 
 
 def frame_choice(n_frames: int, frames: int, windows: int, frame_indices: Sequence[int] | None, path: Path) -> list[list[int]]:
@@ -49,18 +44,18 @@ def frame_choice(n_frames: int, frames: int, windows: int, frame_indices: Sequen
     return out
 
 
-class TiffStack:
-    """Tiles x time windows of one TIFF time-lapse; set axis: time."""
+class TiffStack(RegionReader):
+    """Time windows, z planes or one image of a TIFF, each cut into tiles or crops when asked."""
 
-    set_axis = "time"
     truth_keys: tuple[str, ...] = ()
     classes = None
-    meta_keys = ("window", "tile_row", "tile_col", "y0", "x0", "first_frame")
 
     def __init__(
         self,
         path: str,
-        tile: int | Sequence[int] | None = None,
+        axis: str = "time",
+        z_as: str = "set",
+        tile: Any = None,
         stride: int | Sequence[int] | None = None,
         frames: int = 5,
         frame_indices: Sequence[int] | None = None,
@@ -73,38 +68,42 @@ class TiffStack:
         crop: int | Sequence[int] | None = None,
         resize: int | Sequence[int] | None = None,
         max_pixels: int = MAX_PIXELS,
+        intensity_range: Sequence[float] | None = None,
+        objects: Sequence[Any] | None = None,
+        crop_cells: Any = None,
     ) -> None:
         self.path = Path(path).expanduser()
         if not self.path.is_file():
             raise DataError(f"{self.path}: file does not exist")
-        shape, axes, dtype, names = self._header()
-        self.dtype = dtype
-        self._axes, self._shape = axes, shape
-        frame_axes = [a for a in FRAME_AXES if a in axes and shape[axes.index(a)] > 1]
-        if not frame_axes:
-            raise DataError(f"{self.path}: has axes {axes} {shape} and no time axis with more than one frame")
-        self._time = frame_axes[0]
-        extra = [a for a in axes if a not in self._time + CHANNEL_AXES + "YX" and shape[axes.index(a)] > 1]
-        if extra:
-            raise DataError(f"{self.path}: has axes {axes} {shape}; only one of {'/'.join(frame_axes)} can be time")
-        n_frames = shape[axes.index(self._time)]
-        height, width = shape[axes.index("Y")], shape[axes.index("X")]
-        self.tile = _pair(tile, (height, width))
-        self.stride = _pair(stride, self.tile)
-        if self.tile[0] > height or self.tile[1] > width or min(self.tile) < 1 or min(self.stride) < 1:
-            raise ConfigError(f"{self.path}: tile {self.tile} / stride {self.stride} do not fit frames of {height}x{width}")
-        self._rows = list(range(0, height - self.tile[0] + 1, self.stride[0]))
-        self._cols = list(range(0, width - self.tile[1] + 1, self.stride[1]))
-        self._windows = frame_choice(n_frames, frames, windows, frame_indices, self.path)
-        n_channels = int(np.prod([shape[axes.index(a)] for a in CHANNEL_AXES if a in axes]))
+        if axis not in STACK_AXES or z_as not in ("set", "samples", "max"):
+            raise ConfigError(f"{self.path}: axis must be time or z and z_as set, samples or max, got {axis!r} / {z_as!r}")
+        shape, axes, self._dtype, names = self._header()
+        self._axes, self._shape, self.mode = axes, shape, axis if axis == "time" else f"z-{z_as}"
+        size = dict(zip(axes, shape))
+        stack = [a for a in STACK_AXES[axis] if size.get(a, 1) > 1]
+        self._stack = stack[0] if stack else None
+        self._project = [a for a in axes if a not in CHANNEL_AXES + "YX" and a != self._stack and size[a] > 1]
+        if self._project and not (axis == "time" and self._project == ["Z"]):
+            raise DataError(f"{self.path}: has axes {axes} {shape}; tiff-stack reads one of {'/'.join(stack)} as the stack "
+                            "(time: a z axis beside it is max-projected); use the bioio reader for the others")
+        self._fields = self._choose_fields(size, frames, frame_indices, windows)
+        n_channels = int(np.prod([size[a] for a in CHANNEL_AXES if a in size]))
         source = list(names) if names and len(names) == n_channels else list(default_channel_names(n_channels, "S" in axes))
         source = [str(i) for i in range(n_channels)] if channel_map else source
         self._pick, self.channels = select_channels(source, channels, channel_map, str(self.path))
-        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels)
-        self.set_size = len(self._windows[0])
-        self.image_size = self.transform.output_size(*self.tile, f"{self.path} (tile)")
-        self.set_labels = tuple(f"frame {f}" for f in self._windows[0])
+        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels, intensity_range)
+        if stride is not None and tile is not None:
+            tile = {"size": tile, "stride": stride} if not isinstance(tile, dict) else {**tile, "stride": tile.get("stride") or stride}
+        self.set_axis = "time" if self.mode == "time" and self._stack else "image"
+        first = self._fields[0]
+        self.set_size = 1 if self.mode in ("z-samples", "z-max") else len(first)
+        prefix = "frame" if self.mode == "time" else "z"
+        self.set_labels = (f"{prefix} {first[0]}",) if self.set_size == 1 and self._stack else tuple(f"{prefix} {f}" for f in first)
+        if not self._stack:
+            self.set_labels = ("image",)
+        self._base_meta = {"time": ("window", "first_frame"), "z-set": ("first_plane",), "z-samples": ("plane",)}.get(self.mode, ())
         self._array: Any = None
+        self._init_regions(tile, crop_cells, objects, self.channels, str(self.path))
 
     def _header(self) -> tuple[tuple[int, ...], str, np.dtype, tuple[str, ...] | None]:
         import tifffile
@@ -117,75 +116,69 @@ class TiffStack:
         except Exception as exc:
             raise DataError(f"{self.path}: unreadable TIFF ({type(exc).__name__}: {exc})") from None
 
-    def __getstate__(self) -> dict[str, Any]:  # the open file handle does not travel to worker processes
+    def _choose_fields(self, size: dict[str, int], frames: int, frame_indices: Sequence[int] | None, windows: int) -> list[list[int]]:
+        """The stack indices of each field: time windows, z sets, single planes, or all planes to project."""
+        if self._stack is None:
+            return [[0]]
+        n = size[self._stack]
+        if self.mode in ("time", "z-set"):
+            return frame_choice(n, frames, windows, frame_indices, self.path)
+        planes = frame_choice(n, 1, 1, frame_indices, self.path)[0] if frame_indices is not None else list(range(n))
+        return [[p] for p in planes] if self.mode == "z-samples" else [planes]
+
+    def __getstate__(self) -> dict[str, Any]:  # the open file does not travel to worker processes
         return {**self.__dict__, "_array": None}
 
-    def _zarr(self) -> Any:
+    def _lazy(self) -> Any:
         if self._array is None:
-            import tifffile
-            import zarr
-
-            try:
-                self._array = zarr.open_array(tifffile.imread(self.path, aszarr=True), mode="r")
-            except Exception as exc:
-                raise DataError(f"{self.path}: unreadable TIFF ({type(exc).__name__}: {exc})") from None
+            self._array, _, _ = open_tiff_array(self.path)
         return self._array
 
-    def __len__(self) -> int:
-        return len(self._windows) * len(self._rows) * len(self._cols)
+    # -- fields of the region reader --------------------------------------------------------------
+    def _field_count(self) -> int:
+        return len(self._fields)
 
-    def _where(self, index: int) -> tuple[int, int, int]:
-        per_window = len(self._rows) * len(self._cols)
-        window, rest = divmod(index, per_window)
-        row, col = divmod(rest, len(self._cols))
-        return window, row, col
+    def _field_shape(self, field: int) -> tuple[int, int]:
+        return self._shape[self._axes.index("Y")], self._shape[self._axes.index("X")]
 
-    def raw(self, index: int) -> np.ndarray:
-        """The frames of sample ``index`` as stored, (S, C, h, w) in the file's dtype."""
-        window, row, col = self._where(check_index(index, len(self)))
-        y0, x0 = self._rows[row], self._cols[col]
+    def _field_where(self, field: int) -> str:
+        return str(self.path)
+
+    def _field_info(self, field: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        first = int(self._fields[field][0])
+        meta = {"time": {"window": field, "first_frame": first}, "z-set": {"first_plane": first},
+                "z-samples": {"plane": first}}.get(self.mode, {})
+        suffix = {"time": f"_w{field}", "z-set": f"_z{first}", "z-samples": f"_z{first}"}.get(self.mode, "")
+        return self.path.name.split(".")[0] + (suffix if len(self._fields) > 1 else ""), meta, {}
+
+    def _read_region(self, field: int, ys: slice, xs: slice) -> np.ndarray:
+        """(S, C, h, w) of the field's frames in the file's dtype (z-max: the projection, S = 1)."""
+        frames = self._fields[field]
         selection: list[Any] = []
         for axis in self._axes:
-            if axis == self._time:
-                selection.append(np.asarray(self._windows[window]))
+            if axis == self._stack:
+                selection.append(np.asarray(frames))
             elif axis == "Y":
-                selection.append(slice(y0, y0 + self.tile[0]))
+                selection.append(ys)
             elif axis == "X":
-                selection.append(slice(x0, x0 + self.tile[1]))
-            elif axis in CHANNEL_AXES:
+                selection.append(xs)
+            elif axis in CHANNEL_AXES or axis in self._project:
                 selection.append(slice(None))
             else:
                 selection.append(slice(0, 1))
         try:
-            data = np.asarray(self._zarr().get_orthogonal_selection(tuple(selection)))
+            data = read_orthogonal(self._lazy(), tuple(selection))
         except DataError:
             raise
         except Exception as exc:
-            raise DataError(f"{self.path}: cannot read frames {self._windows[window]} ({type(exc).__name__}: {exc})") from None
-        keep = [a for a in self._axes]
-        order = [keep.index(self._time)] + [keep.index(a) for a in keep if a in CHANNEL_AXES]
-        order += [i for i, a in enumerate(keep) if a not in CHANNEL_AXES + "YX" and a != self._time]
-        order += [keep.index("Y"), keep.index("X")]
-        data = np.transpose(data, order).reshape(self.set_size, -1, self.tile[0], self.tile[1])
+            raise DataError(f"{self.path}: cannot read frames {frames} ({type(exc).__name__}: {exc})") from None
+        for axis in self._project:  # z beside time: max projection
+            data = data.max(axis=self._axes.index(axis), keepdims=True)
+        order = ([self._axes.index(self._stack)] if self._stack else []) + [i for i, a in enumerate(self._axes) if a in CHANNEL_AXES]
+        order += [i for i, a in enumerate(self._axes) if a not in CHANNEL_AXES + "YX" and a != self._stack]
+        order += [self._axes.index("Y"), self._axes.index("X")]
+        data = np.transpose(data, order)
+        data = data.reshape(len(frames) if self._stack else 1, -1, *data.shape[-2:])
+        if self.mode == "z-max":
+            data = data.max(axis=0, keepdims=True)
         return data[:, self._pick]
-
-    def __getitem__(self, index: int) -> Sample:
-        index = check_index(index, len(self))
-        window, row, col = self._where(index)
-        images = self.transform.apply(self.raw(index), self.dtype)
-        meta = {
-            "window": window,
-            "tile_row": row,
-            "tile_col": col,
-            "y0": self._rows[row],
-            "x0": self._cols[col],
-            "first_frame": int(self._windows[window][0]),
-        }
-        return Sample(
-            id=sample_id("tile", index, len(self)),
-            images=images,
-            channels=self.channels,
-            set_axis="time",
-            meta=meta,
-            truth={},
-        )

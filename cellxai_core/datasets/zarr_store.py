@@ -22,11 +22,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cellxai_core.data import Sample
 from cellxai_core.errors import ConfigError, DataError
 
-from .base import check_index
 from .intensity import MAX_PIXELS, Transform, select_channels
+from .regions import RegionReader
 
 DEFAULT_ARRAY = "images"
 
@@ -96,8 +95,8 @@ def _plate_fields(root: Any, plate: dict[str, Any], where: Path) -> tuple[list[F
     return fields, names
 
 
-class ZarrDataset:
-    """Samples from a Zarr array or an OME-Zarr plate / image, read lazily."""
+class ZarrDataset(RegionReader):
+    """Samples from a Zarr array or an OME-Zarr plate / image, read lazily (region by region with ``tile``)."""
 
     def __init__(
         self,
@@ -112,13 +111,17 @@ class ZarrDataset:
         crop: int | Sequence[int] | None = None,
         resize: int | Sequence[int] | None = None,
         max_pixels: int = MAX_PIXELS,
+        intensity_range: Sequence[float] | None = None,
+        objects: Sequence[Any] | None = None,
+        tile: Any = None,
+        crop_cells: Any = None,
     ) -> None:
         import zarr
 
         self.path = Path(path).expanduser()
         if not self.path.exists():
             raise DataError(f"{self.path}: no such Zarr store")
-        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels)
+        self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels, intensity_range)
         try:
             node = zarr.open(str(self.path), mode="r")
         except Exception as exc:
@@ -144,6 +147,7 @@ class ZarrDataset:
             if fields is not None:
                 self._open_fields(node, fields)
         self._finish(set_axis, channels, channel_map, names)
+        self._init_regions(tile, crop_cells, objects, self.set_labels if self.set_axis == "channel" else self.channels, str(self.path))
 
     # -- layouts ---------------------------------------------------------------------
     def _open_array(self, arr: Any, name: str) -> None:
@@ -225,38 +229,49 @@ class ZarrDataset:
         else:
             self.channels, self.set_size = chosen, s
             self.set_labels = tuple(f"t {i}" for i in range(s)) if set_axis == "time" else ("image",)
-        self.image_size = self.transform.output_size(h, w, self.path)
-        self.meta_keys = tuple(self._meta)
+        self._base_meta = tuple(self._meta)
         self.classes = tuple(sorted(set(self._classes_of))) if self._classes_of else None
         self.truth_keys: tuple[str, ...] = ("class",) if self.classes else ()
 
-    # -- access ----------------------------------------------------------------------
-    def __len__(self) -> int:
+    # -- fields of the region reader: one per array entry / OME field ---------------------------------
+    def _field_count(self) -> int:
         return self._shape5[0]
+
+    def _field_shape(self, field: int) -> tuple[int, int]:
+        return self._shape5[3], self._shape5[4]
+
+    def _field_where(self, field: int) -> str:
+        return str(self.path)
+
+    def _field_info(self, field: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        meta = {k: v[field].item() if hasattr(v[field], "item") else v[field] for k, v in self._meta.items()}
+        return self._ids[field], meta, ({"class": self._classes_of[field]} if self._classes_of else {})
 
     def _root(self) -> Any:
         import zarr
 
         return zarr.open(str(self.path), mode="r")
 
-    def raw(self, index: int) -> np.ndarray:
-        """Sample ``index`` as stored, (S, C, H, W) with the selected channels, in the store's dtype."""
-        index = check_index(index, len(self))
+    def _read_region(self, field: int, ys: slice, xs: slice) -> np.ndarray:
+        """A region of sample ``field`` as stored, (S, C, h, w) with the selected channels, in the store's dtype."""
         try:
             if self._fields is None:
                 node = self._root()
                 arr = node[self._array_path] if self._array_path else node
-                data = np.asarray(arr[index])
+                data = np.asarray(arr[(field, slice(None), slice(None), ys, xs) if arr.ndim == 5 else (field, slice(None), ys, xs)])
                 data = data[None] if data.ndim == 3 else data
             else:
-                field = self._fields[index]
-                data = np.asarray(self._root()[field.array][...])
-                data = self._field_to_scyx(data, field.axes)
+                entry = self._fields[field]
+                selection = tuple(ys if a == "y" else xs if a == "x" else slice(None) for a in entry.axes)
+                data = self._field_to_scyx(np.asarray(self._root()[entry.array][selection]), entry.axes)
         except DataError:
             raise
         except Exception as exc:
-            raise DataError(f"{self.path}: cannot read sample {self._ids[index]} ({type(exc).__name__}: {exc})") from None
+            raise DataError(f"{self.path}: cannot read sample {self._ids[field]} ({type(exc).__name__}: {exc})") from None
         return data[:, self._pick]
+
+    def _arrange(self, images: np.ndarray) -> np.ndarray:
+        return images.transpose(1, 0, 2, 3) if self.set_axis == "channel" else images
 
     @staticmethod
     def _field_to_scyx(data: np.ndarray, axes: tuple[str, ...]) -> np.ndarray:
@@ -270,20 +285,3 @@ class ZarrDataset:
             data = data.max(axis=named.index("z"))
             named.remove("z")
         return np.transpose(data, [named.index(a) for a in ("t", "c", "y", "x")])
-
-    def __getitem__(self, index: int) -> Sample:
-        index = check_index(index, len(self))
-        raw = self.raw(index)
-        images = self.transform.apply(raw, self._dtype)
-        if self.set_axis == "channel":
-            images = images.transpose(1, 0, 2, 3)
-        meta = {k: v[index].item() if hasattr(v[index], "item") else v[index] for k, v in self._meta.items()}
-        truth = {"class": self._classes_of[index]} if self._classes_of else {}
-        return Sample(
-            id=self._ids[index],
-            images=np.ascontiguousarray(images),
-            channels=self.channels,
-            set_axis=self.set_axis,  # type: ignore[arg-type]
-            meta=meta,
-            truth=truth,
-        )

@@ -22,9 +22,9 @@ def _png_header(width: int, height: int) -> bytes:
 
 
 def test_two_20000_pixel_pngs_exit_2_before_any_decoding(tmp_path, capsys, registry, monkeypatch):
-    from cellxai_core.datasets import image_folder
+    from cellxai_core.datasets import imageio
 
-    monkeypatch.setattr(image_folder, "read_image", lambda path: pytest.fail(f"decoded {path}"))
+    monkeypatch.setattr(imageio, "_opencv_decode", lambda path: pytest.fail(f"decoded {path}"))
     folder = tmp_path / "big"
     folder.mkdir()
     for name in ("a.png", "b.png"):

@@ -105,9 +105,9 @@ def test_missing_folder_and_bad_set_axis(tmp_path: Path) -> None:
 def test_tiff_stack_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match=r"none\.tif: file does not exist"):
         TiffStack(str(tmp_path / "none.tif"))
-    tifffile.imwrite(tmp_path / "one.tif", np.zeros((8, 8), np.uint8))
-    with pytest.raises(DataError, match=r"one\.tif: has axes YX .* no time axis"):
-        TiffStack(str(tmp_path / "one.tif"))
+    tifffile.imwrite(tmp_path / "tz.tif", np.zeros((2, 3, 8, 8), np.uint8), metadata={"axes": "TZYX"})
+    with pytest.raises(DataError, match=r"tz\.tif: has axes TZYX .* bioio"):
+        TiffStack(str(tmp_path / "tz.tif"), axis="z")
     tifffile.imwrite(tmp_path / "short.tif", np.zeros((3, 8, 8), np.uint8), photometric="minisblack")
     with pytest.raises(ConfigError, match=r"short\.tif: 3 frames in 1 windows leave 3 per window, fewer than frames=5"):
         TiffStack(str(tmp_path / "short.tif"))

@@ -161,7 +161,8 @@ def test_tiff_stack_tiles_and_windows(tmp_path: Path) -> None:
     ds = TiffStack(str(path), tile=16, frames=5, windows=2, normalize="dtype")
     assert (len(ds), ds.set_size, ds.image_size, ds.channels) == (2 * 2 * 3, 5, (16, 16), ("dapi", "gfp"))
     s = ds[10]  # window 1, tile row 1, tile column 1
-    assert s.meta == {"window": 1, "tile_row": 1, "tile_col": 1, "y0": 16, "x0": 16, "first_frame": 10}
+    assert s.meta == {"window": 1, "first_frame": 10, "tile_row": 1, "tile_col": 1, "tile_y": 16, "tile_x": 16}
+    assert s.id == "movie_w1_y16_x16" and ds.meta_keys == ("window", "first_frame", "tile_row", "tile_col", "tile_y", "tile_x")
     frames = [10, 12, 14, 17, 19]
     assert np.array_equal(as_uint16(s.images), movie[frames][:, :, 16:32, 16:32])
 
