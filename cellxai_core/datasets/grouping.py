@@ -1,7 +1,8 @@
 """Which files make up which sample: a CSV manifest, a file-name pattern, or one file per sample.
 
 A manifest has the columns ``sample`` and ``path`` (relative to the manifest's folder),
-optionally ``time`` or ``channel`` (the position in the sample's set), ``class`` and any
+optionally ``time`` or ``channel`` (the position in the sample's set: times sort
+numerically, channels keep the order of their first rows), ``class`` and any
 ``Metadata_<key>`` columns (kept as meta ``<key>``). A pattern such as
 ``{plate}/{well}_{day}.tif`` matches paths relative to the folder: ``day``, ``time``,
 ``t``, ``frame`` or ``timepoint`` make the time axis, ``channel``, ``c``, ``ch`` or
@@ -92,8 +93,12 @@ def _finish(source: Path, kind: str, rows: list[dict[str, Any]], meta_keys: tupl
     out = list(groups.values())
     if not ordered:
         out.sort(key=lambda g: [_sort_key(v) for v in (*g.meta.values(), g.id)])
+    first_seen = list(dict.fromkeys(k for g in out for k in g.keys))  # a manifest's channels keep their row order
     for group in out:
-        order = sorted(range(len(group.keys)), key=lambda i: _sort_key(group.keys[i]))
+        if kind == "channel" and ordered:
+            order = sorted(range(len(group.keys)), key=lambda i: first_seen.index(group.keys[i]))
+        else:
+            order = sorted(range(len(group.keys)), key=lambda i: _sort_key(group.keys[i]))
         group.keys = [group.keys[i] for i in order]
         group.paths = [group.paths[i] for i in order]
     first = out[0]
