@@ -49,6 +49,7 @@ class AffinityPropagation(ReducingClusterer, ClusterMixin, BaseEstimator):
         convergence_iter: int = 15,
         preference: float | None = None,
         n_clusters: int | None = None,
+        preference_rule: str = "silhouette",
         random_state: int | None = 0,
         device: str = "auto",
         memory_limit_gb: float | None = None,
@@ -80,9 +81,30 @@ class AffinityPropagation(ReducingClusterer, ClusterMixin, BaseEstimator):
             self.levels_ = result.levels
         else:
             result = affinity_propagation_features(Z, device=device, **ap)
+        result = self._select(Z, result, params, ap, device, k)
         self.labels_ = result.labels
         self.cluster_centers_indices_ = result.cluster_centers_indices
         self.n_iter_ = result.n_iter
         self.converged_ = result.converged
         self.preference_ = result.preference
         return self
+
+    def _select(self, Z: Any, result: Any, params: Any, ap: dict, device: Any, k: int) -> Any:
+        """The preference sweep of ``preference_rule: silhouette`` (``selection_``: what was tried and why)."""
+        from .selection import Selection, sweep
+
+        explicit = params.preference is not None or params.n_clusters is not None
+        if params.preference_rule == "median" or explicit:
+            rule = "given" if explicit else "median"
+            self.selection_ = Selection(rule=rule, note="preference or n_clusters set" if explicit else "").as_dict()
+            return result
+        if k:
+            self.selection_ = Selection(rule="median", note="sparse AP: no preference sweep").as_dict()
+            return result
+
+        def fit_at(p: float) -> Any:
+            return affinity_propagation_features(Z, device=device, **{**ap, "preference": p})
+
+        chosen, selection = sweep(Z, result.preference, fit_at, result, params.random_state or 0)
+        self.selection_ = selection.as_dict()
+        return chosen

@@ -27,6 +27,12 @@ class AffinityPropagationParams(ReduceParams):
     n_clusters: int | None = Field(
         None, ge=1, description="target number of clusters, reached by bisection on the preference (None: AP decides)"
     )
+    preference_rule: Literal["silhouette", "median"] = Field(
+        "silhouette",
+        description="how the number of clusters is chosen when neither preference nor n_clusters is set: "
+        "silhouette = AP over a sweep of preferences from the median similarity down, keeping the grouping "
+        "with the best silhouette (ties: fewer clusters; dense AP only); median = AP's classic default",
+    )
     random_state: int | None = Field(0, ge=0, description="seed of the tie-breaking noise (None: numpy's global RNG)")
     device: str = Field(
         "auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$", description="auto (CUDA when present), cpu, cuda or cuda:N"

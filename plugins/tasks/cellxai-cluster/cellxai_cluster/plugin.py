@@ -24,3 +24,15 @@ def cellxai_tasks(register: Register) -> None:
         target="cellxai_cluster.task:ClusterTask",
         needs=("clusterer",),
     )
+
+
+@hookimpl
+def cellxai_report_sections(register: Register) -> None:
+    """How the number of clusters was chosen (the clusterer's recorded selection)."""
+    register(
+        "cluster-number",
+        summary="How many clusters, and how sure",
+        target="cellxai_cluster.report:render",
+        tasks=("cluster",),
+        order=15,
+    )

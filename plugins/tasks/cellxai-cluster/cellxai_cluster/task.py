@@ -84,6 +84,7 @@ class ClusterTask:
             "params": ctx.builder.params["clusterer"].model_dump(mode="json"),
             "n_iter": None if n_iter is None else int(n_iter),
             "converged": None if converged is None else bool(converged),
+            "selection": getattr(clusterer, "selection_", None),  # how the number of clusters was chosen
         }
 
     def _summary(self, ctx: Any, X: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
