@@ -16,11 +16,22 @@ import numpy as np
 from cellxai_core.data import Sample
 
 from .base import check_index, sample_id
-from .microwell_layout import place_cells
+from .objects import ObjectClass
+from .microwell_layout import COLONY_SD, GAP, RADIUS_RANGE, Variation, place_cells
 from .microwell_render import Imaging, render_image
 from .programs import DEFAULT_PROGRAMS, PROGRAMS, planted_counts, program_of_well
 
 REFERENCE_SIZE = 173
+
+
+def microwell_objects(scale: float = 1.0, radius_range: np.ndarray = RADIUS_RANGE) -> tuple[ObjectClass, ...]:
+    """Cancer cells green and saturated, T cells red (hue wraps through 0) and saturated, dead cells pale."""
+    d = [round(float(v), 1) for v in radius_range.mean(axis=1) * 2 * scale]  # cancer, T, dead (renderer order)
+    return (
+        ObjectClass(name="cancer", label="cancer cell", hue=(60.0, 180.0), saturation=(0.3, 1.0), diameter=d[0]),
+        ObjectClass(name="t_cell", label="T cell", hue=(300.0, 60.0), saturation=(0.3, 1.0), diameter=d[1]),
+        ObjectClass(name="dead", label="dead cell", saturation=(0.0, 0.3), diameter=d[2]),
+    )
 
 
 class SyntheticMicrowell:
@@ -43,6 +54,12 @@ class SyntheticMicrowell:
         blur: float = 1.0,
         illumination: float = 1.0,
         seed: int = 0,
+        diameters: Sequence[float] | None = None,
+        touching: bool = False,
+        clumping: float = 1.0,
+        hue_jitter: float = 0.0,
+        dim: float = 0.0,
+        density: Sequence[float] | None = None,
     ) -> None:
         self.n_wells = int(n_wells)
         self.days = int(days)
@@ -52,11 +69,15 @@ class SyntheticMicrowell:
             if name not in PROGRAMS:
                 raise ValueError(f"unknown program {name!r}; expected one of {list(PROGRAMS)}")
         self.trend = float(trend)
-        self.imaging = Imaging(noise=noise, blur=blur, illumination=illumination)
+        self.imaging = Imaging(noise=noise, blur=blur, illumination=illumination, hue_jitter=hue_jitter, dim=dim)
+        radius_range = RADIUS_RANGE if diameters is None else np.outer(np.asarray(diameters, float) / 2, (0.92, 1.08))
+        self.variation = Variation(radius_range, 0.0 if touching else GAP, COLONY_SD * clumping)
+        self.density = None if density is None else (float(density[0]), float(density[1]))
         self.seed = int(seed)
         self.set_size = self.days
         self.image_size = (self.size, self.size)
         self.scale = self.size / REFERENCE_SIZE
+        self.objects = microwell_objects(self.scale, radius_range)
 
     def __len__(self) -> int:
         return self.n_wells
@@ -68,7 +89,7 @@ class SyntheticMicrowell:
     def planned_counts(self, index: int) -> np.ndarray:
         """The target counts (S, 3) of well ``index`` before placement (cheap: no image is drawn)."""
         rng = self._rng(check_index(index, self.n_wells))
-        return planted_counts(PROGRAMS[self.program(index)], rng, self.days, self.trend)
+        return planted_counts(PROGRAMS[self.program(index)], rng, self.days, self.trend, self.density)
 
     def describe(self, index: int) -> tuple[str, dict, dict]:
         """(id, meta, scalar truth) of well ``index`` without drawing it (the pipeline's load stage)."""
@@ -82,7 +103,7 @@ class SyntheticMicrowell:
         index = check_index(index, self.n_wells)
         program = self.program(index)
         rng = self._rng(index)
-        target = planted_counts(PROGRAMS[program], rng, self.days, self.trend)
+        target = planted_counts(PROGRAMS[program], rng, self.days, self.trend, self.density)
         size, scale = self.size, self.scale
         well_centre = size / 2 + rng.normal(0, 2.0 * scale, 2)
         well_radius = rng.uniform(74.0, 80.0) * scale
@@ -93,7 +114,7 @@ class SyntheticMicrowell:
         for day in range(self.days):
             centre = well_centre + rng.normal(0, 1.5 * scale, 2)
             colonies = colonies + rng.normal(0, 6.0 * scale, colonies.shape)
-            layout = place_cells(rng, target[day], centre, well_radius, colonies, scale, size)
+            layout = place_cells(rng, target[day], centre, well_radius, colonies, scale, size, self.variation)
             images[day], masks[day] = render_image(layout, rng, size, centre, well_radius, scale, self.imaging)
             counts[day] = layout.counts()
         return Sample(

@@ -14,7 +14,7 @@ not fit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cv2
@@ -53,10 +53,25 @@ class Layout:
         return np.bincount(self.types, minlength=3)[:3].astype(np.int64)
 
 
-def _outlines(rng: np.random.Generator, kinds: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+@dataclass(frozen=True, eq=False)
+class Variation:
+    """Knobs of the randomised family (issue #13): cell radii per type (px at size 173), the gap
+    between cells (0: cells may touch) and how tightly cancer colonies clump."""
+
+    radius_range: np.ndarray = field(default_factory=lambda: RADIUS_RANGE)
+    gap: float = GAP
+    colony_sd: float = COLONY_SD
+
+
+DEFAULT_VARIATION = Variation()
+
+
+def _outlines(
+    rng: np.random.Generator, kinds: np.ndarray, scale: float, radius_range: np.ndarray = RADIUS_RANGE
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Random cell outlines around the origin: vertices (n, V, 2), bounding radius (n,), nominal radius (n,)."""
     n = len(kinds)
-    lo, hi = RADIUS_RANGE[kinds, 0], RADIUS_RANGE[kinds, 1]
+    lo, hi = radius_range[kinds, 0], radius_range[kinds, 1]
     radius = (lo + (hi - lo) * rng.random(n)) * scale
     rough = ROUGHNESS[kinds][:, None]
     # sum over harmonics h of amp_h * cos(h * theta + phase_h), as a (n, 2H) @ (2H, V) product
@@ -98,6 +113,7 @@ def _candidates(
     radius: float,
     anchors: tuple[np.ndarray, np.ndarray],
     scale: float,
+    variation: Variation = DEFAULT_VARIATION,
 ) -> np.ndarray:
     """Candidate centres (n, 2): a share of each type next to an anchor, the rest uniform in free space.
 
@@ -105,7 +121,7 @@ def _candidates(
     placed cancer cells for T and dead cells (just outside the cancer cell's bounding disc).
     """
     n, size = len(kinds), distance.shape[0]
-    room = np.flatnonzero(distance.ravel() >= RADIUS_RANGE[kinds[-1], 0] * scale + GAP * scale + 1.0)
+    room = np.flatnonzero(distance.ravel() >= variation.radius_range[kinds[-1], 0] * scale + variation.gap * scale + 1.0)
     if len(room):
         y, x = np.divmod(room[rng.integers(0, len(room), n)], size)
         pos = np.stack([x, y], axis=-1) + rng.uniform(-0.5, 0.5, (n, 2))
@@ -116,9 +132,9 @@ def _candidates(
         near = rng.random(n) < NEAR_ANCHOR[kinds]
         j = rng.integers(0, len(anchor_pos), n)
         if kinds[0] == 0:
-            around = anchor_pos[j] + rng.standard_normal((n, 2)) * COLONY_SD * scale
+            around = anchor_pos[j] + rng.standard_normal((n, 2)) * variation.colony_sd * scale
         else:
-            dist = anchor_bound[j] + bound + GAP * scale + rng.uniform(0, 5 * scale, n)
+            dist = anchor_bound[j] + bound + variation.gap * scale + rng.uniform(0, 5 * scale, n)
             angle = rng.uniform(0, 2 * np.pi, n)
             around = anchor_pos[j] + dist[:, None] * np.stack([np.cos(angle), np.sin(angle)], axis=-1)
         pos[near] = around[near]
@@ -164,9 +180,11 @@ def place_cells(
     colonies: np.ndarray,
     scale: float,
     size: int,
+    variation: Variation = DEFAULT_VARIATION,
 ) -> Layout:
-    """Non-overlapping cells inside the well: as many of each type as ``counts`` asks, when they fit."""
-    gap = GAP * scale
+    """Non-overlapping cells inside the well: as many of each type as ``counts`` asks, when they fit
+    (with ``variation.gap`` 0 they may touch, never overlap)."""
+    gap = variation.gap * scale
     inner = well_radius - EDGE_MARGIN * scale
     free = _well_canvas(size, well_centre, inner)
     need = np.asarray(counts, dtype=np.int64).copy()
@@ -180,12 +198,12 @@ def place_cells(
         if need[list(group)].sum() <= 0:
             continue
         kinds = np.concatenate([np.full(CANDIDATES[k] * need[k] + 12 if need[k] > 0 else 0, k) for k in group]).astype(int)
-        verts, bound, radius = _outlines(rng, kinds, scale)
+        verts, bound, radius = _outlines(rng, kinds, scale, variation.radius_range)
         distance = cv2.distanceTransform(free, cv2.DIST_L2, 3)
         if group[0] != 0 and types:
             cancer = np.concatenate(types) == 0
             anchors = (np.concatenate(centres)[cancer], np.concatenate(bounds)[cancer])
-        pos = _candidates(rng, kinds, bound, distance, well_centre, inner, anchors, scale)
+        pos = _candidates(rng, kinds, bound, distance, well_centre, inner, anchors, scale, variation)
         shapes = verts + pos[:, None]
         keep = _greedy(pos, bound, kinds, _clears(distance, shapes, pos, gap), need, gap)
         need -= np.bincount(kinds[keep], minlength=3)

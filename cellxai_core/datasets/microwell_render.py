@@ -33,6 +33,8 @@ class Imaging:
     noise: float = 1.0
     blur: float = 1.0
     illumination: float = 1.0
+    hue_jitter: float = 0.0  # sd (degrees) of a per-cell hue shift
+    dim: float = 0.0  # per-cell brightness factor uniform in [1 - dim, 1] (dim, hard-to-see cells)
 
 
 def hsv_to_rgb(h: np.ndarray, s: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -141,6 +143,9 @@ def render_image(
     lo_hi = lambda table: np.array([table[k] for k in layout.types]).reshape(n, 2)  # noqa: E731
     u = rng.uniform(0, 1, (3, n))
     hue, sat, val = (lo[:, 0] + u[j] * (lo[:, 1] - lo[:, 0]) for j, lo in enumerate(map(lo_hi, (HUE, SATURATION, VALUE))))
+    if imaging.hue_jitter > 0 or imaging.dim > 0:  # the default draws exactly as before
+        hue = hue + rng.normal(0.0, imaging.hue_jitter, n) * (layout.types != 2)
+        val = val * rng.uniform(1.0 - imaging.dim, 1.0, n)
     colours = np.concatenate([np.zeros((1, 3)), hsv_to_rgb(hue, sat, val)]).astype(np.float32)
     texture = np.concatenate([[0.0], np.asarray(TEXTURE)[layout.types]]).astype(np.float32)
 

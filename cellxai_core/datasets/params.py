@@ -52,6 +52,37 @@ class SyntheticMicrowellParams(BaseModel):
         1.0, ge=0.0, le=3.0, description="scale of per-image illumination changes (gain, gradient, vignetting)"
     )
     seed: int = Field(0, ge=0, lt=2**32, description="random seed; well i depends only on (seed, i)")
+    # The randomised family (issue #13): every default reproduces the wells above exactly.
+    diameters: tuple[float, float, float] | None = Field(
+        None, description="cell diameter in px at size 173 of cancer, T and dead cells (default ~10, 7.3, 6.8); "
+        "T cells down to ~4 px make them hard to count"
+    )
+    touching: bool = Field(False, description="cells may touch (no gap between footprints; masks never overlap)")
+    clumping: float = Field(
+        1.0, gt=0.0, le=4.0, description="spread of cancer colonies relative to the default (0.3: tight clumps)"
+    )
+    hue_jitter: float = Field(0.0, ge=0.0, le=40.0, description="sd in degrees of a per-cell hue shift (live cells)")
+    dim: float = Field(
+        0.0, ge=0.0, lt=1.0, description="per-cell brightness factor uniform in [1 - dim, 1]: dim cells"
+    )
+    density: tuple[float, float] | None = Field(
+        None, description="mid-course cells per type uniform in [low, high] (e.g. [10, 150]); changes scale "
+        "with the level. Default: ~24 cancer / 24 T / 12 dead"
+    )
+
+    @field_validator("diameters")
+    @classmethod
+    def _positive_diameters(cls, value: tuple[float, float, float] | None) -> tuple[float, float, float] | None:
+        if value is not None and not all(2.0 <= d <= 40.0 for d in value):
+            raise ValueError(f"diameters must lie in [2, 40] px, got {list(value)}")
+        return value
+
+    @field_validator("density")
+    @classmethod
+    def _density_range(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not 1.0 <= value[0] <= value[1] <= 400.0:
+            raise ValueError(f"density must satisfy 1 <= low <= high <= 400, got {list(value)}")
+        return value
 
     @field_validator("programs")
     @classmethod

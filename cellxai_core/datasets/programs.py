@@ -44,11 +44,17 @@ DAY_JITTER = 0.35  # sd of the day-to-day count noise around the trajectory
 
 @dataclass(frozen=True)
 class Program:
-    """A planted response program: direction of change of cancer, T and dead cells."""
+    """A planted response program: direction and shape of the change of cancer, T and dead cells.
+
+    ``shape`` per type (see ``SHAPES``): linear (the default programs), early (most of the change in
+    the first days), late (most in the last days), rise_fall (up, then down below the start: growth,
+    then killing), transient (up and back: a count that returns to where it started).
+    """
 
     name: str
     description: str
     direction: tuple[int, int, int]
+    shape: tuple[str, str, str] = ("linear", "linear", "linear")
 
 
 PROGRAMS: dict[str, Program] = {
@@ -60,8 +66,34 @@ PROGRAMS: dict[str, Program] = {
         Program("expansion", "both expand: cancer and T cells up", (1, 1, 1)),
         Program("contraction", "both decline: cancer and T cells down", (-1, -1, 1)),
         Program("quiescence", "nothing happens: every count stays level, no cells die", (0, 0, 0)),
+        Program("early_killing", "T cells kill at once: cancer falls in the first days, T cells rise early",
+                (-1, 1, 1), ("early", "early", "early")),
+        Program("late_killing", "the tumour grows, then is killed: cancer up, then down below its start; T cells rise late",
+                (1, 1, 1), ("rise_fall", "late", "late")),
+        Program("transient_growth", "cancer grows and returns to its start; T cells stay level",
+                (1, 0, 1), ("transient", "linear", "linear")),
     )
 }
+RANDOMISED_PROGRAMS = ("early_killing", "late_killing", "escape", "stalemate", "expansion")
+SHAPE_TAU = 0.25  # time constant (fraction of the course) of the early / late shapes
+
+
+def shape_curve(shape: str, t: "np.ndarray") -> "np.ndarray":
+    """The change of a count over the course t in [0, 1], from -1/2 at the start to +1/2 at the end
+    (transient: 0 at both ends and +1 in the middle; rise_fall: +1 at 40 %, -0.7 at the end)."""
+    import numpy as np
+
+    if shape == "linear":
+        return t - 0.5
+    if shape == "early":
+        return (1 - np.exp(-t / SHAPE_TAU)) / (1 - np.exp(-1 / SHAPE_TAU)) - 0.5
+    if shape == "late":
+        return (np.exp(t / SHAPE_TAU) - 1) / (np.exp(1 / SHAPE_TAU) - 1) - 0.5
+    if shape == "transient":
+        return np.sin(np.pi * t)
+    if shape == "rise_fall":
+        return np.sin(1.25 * np.pi * t)
+    raise ValueError(f"unknown trajectory shape {shape!r}")
 DEFAULT_PROGRAMS = ("clearance", "escape", "stalemate", "expansion")
 
 
@@ -88,13 +120,30 @@ def _truncated_normal(rng: "np.random.Generator") -> "np.ndarray":
     return np.clip(levels, low, high)
 
 
-def planted_counts(program: Program, rng: "np.random.Generator", days: int, trend: float = 1.0) -> "np.ndarray":
-    """Target counts (days, 3) of cancer / T / dead cells for one well following ``program``."""
+def planted_counts(
+    program: Program, rng: "np.random.Generator", days: int, trend: float = 1.0,
+    density: tuple[float, float] | None = None,
+) -> "np.ndarray":
+    """Target counts (days, 3) of cancer / T / dead cells for one well following ``program``.
+
+    ``density`` (low, high): mid-course levels uniform in that range for every type, and changes
+    scaled with the level (CHANGE is relative to the default mean level), instead of the default
+    truncated normal levels.
+    """
     import numpy as np
 
-    levels = _truncated_normal(rng)
-    rates = np.asarray(CHANGE) * trend * rng.uniform(1.0 - RATE_SPREAD, 1.0 + RATE_SPREAD, size=3)
-    phase = np.linspace(-0.5, 0.5, days)[:, None]
+    if density is None:
+        levels = _truncated_normal(rng)
+        change = np.asarray(CHANGE)
+    else:
+        levels = rng.uniform(density[0], density[1], size=3)
+        change = np.asarray(CHANGE) * levels / np.asarray(LEVEL_MEAN)
+    rates = change * trend * rng.uniform(1.0 - RATE_SPREAD, 1.0 + RATE_SPREAD, size=3)
+    t = np.linspace(0.0, 1.0, days)
+    if program.shape == ("linear", "linear", "linear"):  # the default programs draw exactly as before
+        phase = np.linspace(-0.5, 0.5, days)[:, None]
+    else:
+        phase = np.stack([shape_curve(s, t) for s in program.shape], axis=1)
     counts = levels + np.asarray(program.direction) * rates * phase
     counts = counts + rng.normal(0.0, DAY_JITTER, size=counts.shape)
     return np.maximum(np.rint(counts), 1).astype(np.int64)
