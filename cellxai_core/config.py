@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Annotated, Any, Literal, Mapping
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -28,6 +28,13 @@ class ComponentSpec(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict, description="validated by the plugin's Params model")
 
 
+class ExecutorSpec(BaseModel):
+    """``{name: local}``, or an executor plugin's name with its params beside it (``{name: dask, workers: 2}``)."""
+
+    model_config = ConfigDict(extra="allow")
+    name: str = Field("local", description="local (this process) or an installed executor (`cellxai plugins list --kind executor`)")
+
+
 class PipelineConfig(BaseModel):
     """The whole pipeline file (DESIGN §5). Keys not named here are the chosen task's sections,
     validated by the task's own Params model (:func:`validate_params`)."""
@@ -44,6 +51,10 @@ class PipelineConfig(BaseModel):
         description="CPU threads torch uses (default: torch's own choice, one per core); 1 is often faster on a "
         "busy machine. Results are reproducible for the same seed, device and thread count",
     )
+    executor: ExecutorSpec = Field(default_factory=lambda: ExecutorSpec.model_validate({}), description="local | dask (not part of the results)")
+    precision: Literal["auto", "fp32", "bf16"] = Field("auto", description="encode: bf16 autocast (CUDA only); auto = bf16 where CUDA has it")
+    loader_workers: Annotated[int, Field(ge=0, le=64)] | Literal["auto"] = Field(
+        "auto", description="threads that load batches ahead of the model (0: load in the main thread); auto: 1-4 by cores")
     dataset: ComponentSpec
     encoder: ComponentSpec
     fusion: ComponentSpec
@@ -196,6 +207,14 @@ def validate_params(
                 params[name] = cfg.seed
         out[path] = checked_params(reg, params, source, f"{path}.params")
     out["task"] = _task_params(cfg, source, registry)
+    if cfg.executor.name == "local" and cfg.executor.model_extra:
+        raise ConfigError(f"{source}: executor.{next(iter(cfg.executor.model_extra))}: unknown key (executor local takes no params)")
+    if cfg.executor.name != "local":
+        try:
+            reg = registry.get("executor", cfg.executor.name)
+        except PluginError as exc:
+            raise PluginError(f"{source}: executor.name: {exc}") from None
+        out["executor"] = checked_params(reg, dict(cfg.executor.model_extra or {}), source, "executor")
     return out
 
 
@@ -243,6 +262,8 @@ def resolved_config(cfg: PipelineConfig, params: dict[str, BaseModel]) -> dict[s
     """The config with every component's params filled in with defaults (what config.yaml records)."""
     data = cfg.model_dump(mode="json")
     data.update(params["task"].model_dump(mode="json"))
+    if "executor" in params:
+        data["executor"] = {"name": cfg.executor.name, **params["executor"].model_dump(mode="json")}
     for path, _, _ in cfg.components():
         full = params[path].model_dump(mode="json")
         if path.startswith("explainers["):

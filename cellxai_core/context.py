@@ -7,6 +7,8 @@ so that they become visible in the store only when the stage completes.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -14,12 +16,15 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 import numpy as np
 
 from . import schema
-from .data import Dataset, chunks, load_batch
+from .data import Dataset, chunks, prefetch_batches
 
 if TYPE_CHECKING:  # pragma: no cover
+    from pydantic import BaseModel
+
     from .build import Builder
     from .config import PipelineConfig
     from .progress import Progress
+    from .registry import Registry
     from .store import RunStore
 
 WEIGHTS = "model.safetensors"
@@ -27,13 +32,8 @@ WEIGHTS = "model.safetensors"
 
 @dataclass
 class RunContext:
-    """The state of a run as the components see it: config, data, store, and the one model cache.
-
-    ``builder`` (a :class:`cellxai_core.build.Builder`) builds the run's components;
-    ``task_impl`` is the run's task object. Stages, tasks and explainers get the trained
-    model from :meth:`model`, a fresh one from :meth:`new_model`, and keep one with
-    :meth:`save_model`.
-    """
+    """A run as the components see it: config, data, store, ``builder`` (builds components), ``task_impl``,
+    ``executor``; the trained model from :meth:`model`, a fresh one from :meth:`new_model`, kept by :meth:`save_model`."""
 
     config: "PipelineConfig"
     dataset: Dataset
@@ -45,6 +45,20 @@ class RunContext:
     builder: "Builder | None" = None
     task_impl: Any = None
     loaded_model: Any = field(default=None, repr=False)
+    executor: Any = field(default=None, repr=False)
+
+    @classmethod
+    def open(cls, cfg: "PipelineConfig", params: dict[str, "BaseModel"], out: Path, registry: "Registry") -> "RunContext":
+        """A run's context: the builder on the resolved device, the dataset and the task (no store yet)."""
+        from .build import Builder
+        from .model import resolve_device, resolve_precision
+        from .progress import progress
+
+        builder = Builder(cfg, params, registry, str(resolve_device(cfg.device)))
+        resolve_precision(cfg.precision, builder.device)  # bf16 on CPU: refused before any stage
+        builder.import_targets()
+        return cls(config=cfg, dataset=builder.dataset(), store=None, run_dir=out, device=builder.device,  # type: ignore[arg-type]
+                   seed=cfg.seed, progress=progress, builder=builder, task_impl=builder.task())
 
     @property
     def task(self) -> str:
@@ -66,14 +80,31 @@ class RunContext:
         return cls(config=config, dataset=dataset, store=None, run_dir=Path("."), device=device,  # type: ignore[arg-type]
                    seed=seed, progress=progress)
 
-    def iter_batches(self, batch_size: int | None = None, indices: Sequence[int] | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (indices (B,), images (B, S, C, H, W) float32) over the dataset, in order."""
+    @property
+    def precision(self) -> str:
+        """``fp32`` | ``bf16``: the file's ``precision`` on the run's device (:meth:`autocast` applies it)."""
+        from .model import resolve_precision
+
+        return resolve_precision(getattr(self.config, "precision", "fp32"), self.device)
+
+    @property
+    def loader_workers(self) -> int:
+        """Threads that read batches ahead (auto: half the cores, 1 to 4)."""
+        value = getattr(self.config, "loader_workers", "auto")
+        return min(4, max(1, (os.cpu_count() or 2) // 2)) if value == "auto" else int(value)
+
+    def autocast(self) -> Any:
+        import torch
+
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.precision == "bf16" else contextlib.nullcontext()
+
+    def iter_batches(self, batch_size: int | None = None, indices: Sequence[int] | None = None,
+                     convert: Any = None) -> Iterator[tuple[np.ndarray, Any]]:
+        """Yield (indices (B,), images (B, S, C, H, W) float32) in order, read ahead (:attr:`loader_workers`)."""
         idx = np.arange(len(self.dataset)) if indices is None else np.asarray(indices)
         size = batch_size or self.config.batch_size
-        for start, stop in chunks(len(idx), size):
-            part = idx[start:stop]
-            _, images = load_batch(self.dataset, part.tolist())
-            yield part, images
+        parts = (idx[start:stop].tolist() for start, stop in chunks(len(idx), size))
+        yield from prefetch_batches(self.dataset, parts, self.loader_workers, convert)
 
     def truth(self, key: str) -> np.ndarray | None:
         """Scalar truth (``program``, ``class``) from the store, or None."""

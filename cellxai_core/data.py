@@ -7,8 +7,9 @@ generates sample i on access, so memory does not grow with ``len(ds)``.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Literal, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Protocol, Sequence, runtime_checkable
 
 if TYPE_CHECKING:  # numpy is imported lazily: `cellxai --help` must stay fast
     import numpy as np
@@ -111,6 +112,30 @@ def load_batch(ds: Dataset, indices: Sequence[int]) -> tuple[list[Sample], np.nd
     if len(shapes) > 1:
         raise ValueError(f"samples in one batch differ in shape: {sorted(shapes)}")
     return samples, np.stack([s.images for s in samples]).astype(np.float32, copy=False)
+
+
+def prefetch_batches(
+    ds: Dataset, batches: Iterable[Sequence[int]], workers: int, convert: Callable[[np.ndarray], Any] | None = None
+) -> Iterator[tuple[np.ndarray, Any]]:
+    """(indices, images) per batch, in order, read by ``workers`` threads (0: by the caller) ahead of the
+    caller's compute; ``convert`` runs in those threads (e.g. pin memory). Threads need no picklable
+    dataset, and decoding / rendering (numpy, tifffile, PIL) releases the GIL."""
+    import numpy as np
+    from concurrent.futures import ThreadPoolExecutor
+
+    def read(idx: Sequence[int]) -> Any:
+        images = load_batch(ds, idx)[1]
+        return images if convert is None else convert(images)
+
+    todo = iter(batches)
+    with ThreadPoolExecutor(max(workers, 1), thread_name_prefix="cellxai-load") as pool:
+        ahead = [(idx, pool.submit(read, idx)) for idx in itertools.islice(todo, 2 * workers)]
+        for idx in todo if not workers else []:
+            yield np.asarray(idx), read(idx)
+        while ahead:
+            idx, future = ahead.pop(0)
+            ahead.extend((nxt, pool.submit(read, nxt)) for nxt in itertools.islice(todo, 1))
+            yield np.asarray(idx), future.result()
 
 
 def chunks(n: int, size: int) -> Iterator[tuple[int, int]]:

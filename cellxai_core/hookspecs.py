@@ -69,6 +69,11 @@ def cellxai_report_sections(register: Register) -> None:
 
 
 @hookspec
+def cellxai_executors(register: Register) -> None:
+    """Executors of per-chunk stages (``executor: {name, ...params}``): ``map_chunks``, ``close``."""
+
+
+@hookspec
 def cellxai_commands(cli: "typer.Typer") -> None:
     """Add commands to the ``cellxai`` command line (``@cli.command()``); keep imports lazy."""
 
@@ -81,5 +86,6 @@ HOOKS = {
     "explainer": "cellxai_explainers",
     "task": "cellxai_tasks",
     "section": "cellxai_report_sections",
+    "executor": "cellxai_executors",
 }
 KINDS = tuple(HOOKS)

@@ -87,6 +87,21 @@ def resolve_device(device: str) -> torch.device:
     return dev
 
 
+def resolve_precision(precision: str, device: str | torch.device) -> str:
+    """``auto``: bf16 on CUDA that supports it, else fp32; bf16 elsewhere is the user's error (exit 2)."""
+    bf16 = torch.device(device).type == "cuda" and torch.cuda.is_bf16_supported()
+    if precision == "bf16" and not bf16:
+        from .errors import UserError
+
+        raise UserError(f"precision: bf16 needs a CUDA device with bfloat16 support (device is {device}); use fp32 or auto")
+    return ("bf16" if bf16 else "fp32") if precision == "auto" else precision
+
+
+def pinned(images: Any) -> torch.Tensor:
+    """A batch in page-locked memory: its copy to the GPU (``non_blocking``) overlaps compute."""
+    return torch.from_numpy(images).pin_memory()
+
+
 def seed_everything(seed: int) -> None:
     """Seed python, numpy and torch, and ask torch for deterministic kernels where cheap."""
     import random

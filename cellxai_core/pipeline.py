@@ -1,9 +1,6 @@
-"""The pipeline: load -> pretrain -> encode -> fuse -> task -> explain.
-
-A task that trains the whole model (classify) runs in place of pre-training. A stage that is
-done is skipped on ``--resume`` (long ones resume per chunk); every stage re-seeds from the run
-seed and its name, so a resumed run equals an uninterrupted one. ``cellxai explain`` reuses it.
-"""
+"""The pipeline: load -> pretrain -> encode -> fuse -> task -> explain (classify trains in place of
+pretrain). ``--resume`` skips done stages (long ones resume per chunk); each stage re-seeds from the
+run seed and its name, so a resumed run equals an uninterrupted one. ``cellxai explain`` reuses it."""
 
 from __future__ import annotations
 
@@ -17,10 +14,11 @@ import yaml
 
 from . import rundir, schema, stages
 from .build import Builder, stage_seed, validated_params
-from .config import PipelineConfig, load_config, resolved_config
+from .config import load_config, resolved_config
 from .context import RunContext
 from .errors import ConfigError, UserError
-from .progress import check_stop, progress
+from .executors import make_executor
+from .progress import check_stop
 from .registry import Registry, get_registry
 from .store import RunStore
 
@@ -82,19 +80,6 @@ def _set_threads(threads: int | None) -> int:
     return torch.get_num_threads()
 
 
-def open_context(cfg: PipelineConfig, params: dict, out: Path, registry: Registry) -> RunContext:
-    """The run's context: the builder on the resolved device, the dataset, the store and the task."""
-    from .model import resolve_device
-
-    builder = Builder(cfg, params, registry, str(resolve_device(cfg.device)))
-    builder.import_targets()
-    dataset = builder.dataset()
-    return RunContext(
-        config=cfg, dataset=dataset, store=None, run_dir=out, device=builder.device,  # type: ignore[arg-type]
-        seed=cfg.seed, progress=progress, builder=builder, task_impl=builder.task(),
-    )
-
-
 def run(
     source: str | Path | Mapping[str, Any],
     out: str | Path,
@@ -114,10 +99,12 @@ def run(
         overrides = {**overrides, "device": device} if isinstance(overrides, dict) else [*overrides, f"device={device}"]
     cfg, params = load_config(source, overrides, registry)
     out = Path(out)
-    ctx = open_context(cfg, params, out, registry)
-    with rundir.locked(out), rundir.stop_on_signals():
+    ctx = RunContext.open(cfg, params, out, registry)
+    resolved = resolved_config(cfg, params)
+    ctx.executor = make_executor(cfg, params, registry)
+    with rundir.locked(out), rundir.stop_on_signals(), contextlib.closing(ctx.executor):
         try:
-            failed = _execute(ctx, resolved_config(cfg, params), resume=resume, overwrite=overwrite)
+            failed = _execute(ctx, resolved, resume=resume, overwrite=overwrite)
         except OSError as exc:
             raise rundir.write_error(out, exc) from None
     if cfg.report:
@@ -131,18 +118,21 @@ def _execute(ctx: RunContext, resolved: dict[str, Any], *, resume: bool, overwri
     """Every stage not done yet, the run's status kept true: running, then complete, failed or interrupted.
     An explainer that fails is recorded as a failed stage and the run goes on; the first such error is returned."""
     cfg, out, registry = ctx.config, ctx.run_dir, ctx.builder.registry  # type: ignore[union-attr]
+    execution = {k: resolved[k] for k in ("executor", "loader_workers")}  # how, not what: --resume may change it
+    resolved = {k: v for k, v in resolved.items() if k not in execution}
     resuming = rundir.prepare(out, resolved, resume=resume, overwrite=overwrite)
     explainers = ordered_explainers(ctx.builder)  # type: ignore[arg-type]
     versions = {r.distribution: r.version for r in (registry.get(k, s.name) for _, k, s in cfg.components())}
     task_reg = registry.get("task", cfg.task)
     versions[task_reg.distribution] = task_reg.version
     (out / "config.yaml").write_text(
-        yaml.safe_dump({"config": resolved, "plugins": versions, "seed": cfg.seed, "device": cfg.device}, sort_keys=False)
+        yaml.safe_dump({"config": resolved, "plugins": versions, "seed": cfg.seed, "device": cfg.device, "execution": execution}, sort_keys=False)
     )
     ctx.store = store = RunStore(out / STORE)
     if not resuming:
         store.set_attrs(config=resolved, plugins=versions, stages={})
-    store.set_attrs(status="running", device_used=ctx.device, threads_used=_set_threads(cfg.threads))
+    store.set_attrs(status="running", device_used=ctx.device, threads_used=_set_threads(cfg.threads),
+                    precision_used=ctx.precision, executor=execution["executor"])
     (out / stages.RESULTS).unlink(missing_ok=True)
     failures: list[Exception] = []
     try:
@@ -194,7 +184,7 @@ def explain_run(
     registry = registry or get_registry()
     opened = open_run(run_dir)
     cfg, params_by_path = load_config(opened.config, registry=registry)
-    ctx = open_context(cfg, params_by_path, Path(run_dir), registry)
+    ctx = RunContext.open(cfg, params_by_path, Path(run_dir), registry)
     ctx.store = RunStore(Path(run_dir) / STORE)
     _set_threads(cfg.threads)
     own = dict(params or {})

@@ -1,8 +1,5 @@
-"""The work of each pipeline stage; each takes the run's one :class:`RunContext`.
-
-Torch is imported inside the functions that need it. The task stage and the explainers
-are plugins: this module calls them, it does not know what they compute.
-"""
+"""The work of each pipeline stage; each takes the run's one :class:`RunContext`. Torch is imported
+inside the functions that need it. The task and explainers are plugins: called, not known, here."""
 
 from __future__ import annotations
 
@@ -10,14 +7,16 @@ import csv
 import json
 import logging
 import os
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
 from . import schema
 from .context import RunContext
-from .data import chunks, dataset_classes, load_batch, meta_keys, set_labels, truth_keys
+from .data import chunks, dataset_classes, meta_keys, set_labels, truth_keys
 from .errors import DataError
+from .progress import check_stop
+from .store import PARTIAL
 
 log = logging.getLogger("cellxai")
 RESULTS = "results.csv"
@@ -77,41 +76,51 @@ def pretrain(ctx: RunContext) -> None:
 
 
 def encode(ctx: RunContext) -> None:
-    """Tokens (N, S, D) and human-designed features (N, S, F), chunk by chunk, resumable."""
-    import torch
-
-    from .model import pooled_tokens
+    """Tokens (N, S, D) and human-designed features (N, S, F), chunk by chunk through the run's executor, resumable."""
+    from .executors import LocalExecutor
 
     model = ctx.model()
     encoder = model.encoder
-    device = next(model.parameters()).device
     n, s = len(ctx.dataset), ctx.dataset.set_size
     names = list(getattr(encoder, "handcrafted_names", []) or []) if hasattr(encoder, "handcrafted") else []
     size = min(ctx.config.chunk_size, n)  # zarr allocates whole chunks: chunk_size 10**8 on 6 samples was 9 GB
     w = ctx.store.writer("encode", schema.FEATURES, keep_partial=True)
-    tokens = w.create_array("tokens", (n, s, encoder.out_dim), "float32", chunks=(size, s, encoder.out_dim))
-    side = w.create_array("handcrafted", (n, s, len(names)), "float32", chunks=(size, s, max(len(names), 1)), attrs={"names": names}) if names else None
+    w.create_array("tokens", (n, s, encoder.out_dim), "float32", chunks=(size, s, encoder.out_dim))
+    if names:
+        w.create_array("handcrafted", (n, s, len(names)), "float32", chunks=(size, s, len(names)), attrs={"names": names})
     done = ctx.store.progress("encode", -(-n // size))
-    finished = done.done()
-    completed = sum(min(size, n - int(c) * size) for c in np.flatnonzero(finished))
-    with ctx.progress(total=n, description="encode", completed=completed) as bar:
-        for c, (start, stop) in enumerate(chunks(n, size)):
-            if finished[c]:
-                continue
-            for b0, b1 in chunks(stop - start, ctx.config.batch_size):
-                idx = np.arange(start + b0, start + b1)
-                _, images = load_batch(ctx.dataset, idx.tolist())
-                x = torch.from_numpy(images).to(device)
-                with torch.no_grad():
-                    t = model.tokens(x)
-                    if t.shape[1] != s:
-                        t = pooled_tokens(t, s)
-                    tokens[idx[0]:idx[-1] + 1] = t.float().cpu().numpy()
-                    if side is not None:
-                        side[idx[0]:idx[-1] + 1] = encoder.handcrafted(x).float().cpu().numpy()
-                bar.advance(len(idx))
+    todo = np.flatnonzero(~done.done()).tolist()
+    executor = ctx.executor or LocalExecutor()
+    with ctx.progress(total=n, description="encode", completed=n - sum(min(size, n - c * size) for c in todo)) as bar:
+        for c in executor.map_chunks(ctx, "encode", todo, "cellxai_core.stages:encode_chunk", size):
             done.mark(c)
+            bar.advance(min(size, n - c * size))
     w.commit()
+
+
+def encode_chunk(ctx: RunContext, chunk: int, batches: Iterator[tuple[np.ndarray, Any]]) -> None:
+    """One chunk of encode (here or on a worker): its rows of the partial arrays, written once."""
+    import torch
+
+    from .model import pooled_tokens
+
+    model, s, part = ctx.model(), ctx.dataset.set_size, f"{PARTIAL}/encode/"
+    device, side = next(model.parameters()).device, ctx.store.has(part + schema.HANDCRAFTED)
+    if device.type == "cuda":  # channels-last weights: cuDNN's fast NHWC convolutions
+        model.to(memory_format=torch.channels_last)
+    rows, tokens, features = [], [], []
+    for idx, images in batches:
+        x = torch.as_tensor(images).to(device, non_blocking=True)
+        with torch.no_grad():
+            with ctx.autocast():
+                t = model.tokens(x)
+            tokens.append((t if t.shape[1] == s else pooled_tokens(t, s)).float().cpu().numpy())
+            features += [model.encoder.handcrafted(x).float().cpu().numpy()] if side else []
+        rows += idx.tolist()
+        check_stop()
+    for path, parts in ((schema.TOKENS, tokens), (schema.HANDCRAFTED, features)):
+        if parts:
+            ctx.store.array(part + path)[rows[0]:rows[-1] + 1] = np.concatenate(parts)
 
 
 def fuse(ctx: RunContext) -> None:
