@@ -4,11 +4,12 @@ Tokens are the global average of the bottleneck (what the image contains, coarse
 by default (``decoder_tokens``), of the segmentation head's cell-type masks: the U-Net's
 own area fraction of cancer, T and dead cells.
 
-``cam_layer``: with decoder tokens, the cell-type masks (full resolution, background
-excluded, see :class:`CellTypeMasks`). Grad-CAM weighs these maps, which are zero off
-cells, so its maps can only light up cells of the types that matter for the target;
-the last decoder conv has the same resolution but its channels also fire on
-background, and Grad-CAM maps read there put most of their energy outside cells. Without decoder
+``cam_layer``: with decoder tokens, the segmentation head's per-pixel class probabilities
+(``cell_masks.probabilities``, full resolution). The tokens are the straight-through
+means of these maps, so Grad-CAM there is each pixel's share of the score's linearisation,
+graded (the one-hot masks used before gave maps of <= 3 values, masks by construction);
+the last decoder conv has the same resolution but its channels also fire on background,
+and maps read there put their energy where a uniform map would. Without decoder
 tokens, the bottleneck block (H / 2**depth: 21 px at 173 px, depth 3), the only layer
 every token then depends on. Any image size works: up-sampling matches skip sizes.
 """
@@ -57,8 +58,12 @@ class CellTypeMasks(nn.Module):
     probability on background pixels, which cover most of the image.
     """
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.probabilities = nn.Softmax(dim=1)  # Grad-CAM's layer: graded, no parameters
+
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
-        soft = logits.softmax(dim=1)
+        soft = self.probabilities(logits)
         hard = F.one_hot(soft.argmax(dim=1), soft.shape[1]).permute(0, 3, 1, 2).to(soft.dtype)
         return (hard + soft - soft.detach())[:, 1:]
 
@@ -81,8 +86,14 @@ class UNetEncoder(SegmentationEncoder):
 
     @property
     def cam_layer(self) -> nn.Module:
-        """The block Grad-CAM reads (a property, so that it is not registered twice in the state dict)."""
-        return self.cell_masks if self.decoder_tokens else self.down[-1]
+        """The block Grad-CAM reads (a property, so that it is not registered twice in the state dict).
+
+        With decoder tokens: the per-pixel class probabilities (softmax of the segmentation
+        head). The cell-type tokens are their straight-through means, so the gradient there is
+        uniform in space and Grad-CAM's map is each pixel's share of the score's linearisation:
+        graded, computed everywhere, no mask applied.
+        """
+        return self.cell_masks.probabilities if self.decoder_tokens else self.down[-1]
 
     def _encode(self, images: torch.Tensor) -> list[torch.Tensor]:
         features = [self.stem(images)]

@@ -1,4 +1,7 @@
-"""Grad-CAM (Selvaraju et al. 2017) for any torch model and conv layer, all in torch.
+"""Grad-CAM (Selvaraju et al. 2017), Grad-CAM++ and HiResCAM for any torch model and conv layer, all in torch.
+
+The three differ only in the weighting hook (``WEIGHTINGS``, as pytorch-grad-cam's
+``BaseCAM.get_cam_weights`` / HiResCAM's element-wise ``get_cam_image``).
 
 Numerically it follows the ``grad-cam`` package (pytorch-grad-cam 1.5): channel
 weights are the spatial mean of the gradients, the map is ``ReLU(sum_k w_k A_k)``,
@@ -15,13 +18,14 @@ never touches ``param.grad`` and never copies to the host.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 EPS = 1e-7  # the denominator guard of pytorch-grad-cam's scale_cam_image
+PLUSPLUS_EPS = 1e-6  # the denominator guard of its GradCAMPlusPlus.get_cam_weights
 
 
 class _ActivationCapture:
@@ -76,15 +80,43 @@ def _target_tensor(targets: Any, logits: torch.Tensor) -> torch.Tensor:
     return t
 
 
-def _raw_cams(activations: list[torch.Tensor], grads: Sequence[torch.Tensor | None]) -> list[torch.Tensor]:
-    """sum_k mean_ij(dY/dA^k_ij) A^k for each captured call, before the ReLU."""
+def gradcam_weights(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM: alpha_k = mean_ij dY/dA^k_ij (Selvaraju et al. 2017)."""
+    return g.mean(dim=(2, 3), keepdim=True)
+
+
+def gradcam_plusplus_weights(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Grad-CAM++ (Chattopadhay et al. 2018, eq. 19 with the exponential's derivatives dropped), as pytorch-grad-cam."""
+    g2 = g * g
+    aij = g2 / (2 * g2 + a.sum(dim=(2, 3), keepdim=True) * g2 * g + PLUSPLUS_EPS)
+    aij = torch.where(g != 0, aij, torch.zeros_like(aij))
+    return (g.clamp_min(0) * aij).sum(dim=(2, 3), keepdim=True)
+
+
+def hirescam_weights(a: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """HiResCAM (Draelos & Carin 2020): the gradient itself, element-wise, so the map is sum_k g^k * A^k."""
+    return g
+
+
+# The one weighting hook (pytorch-grad-cam's BaseCAM.get_cam_weights): (activations, gradients) ->
+# weights broadcastable to the activations; the map is ReLU(sum_k w_k * A_k) for every method.
+WEIGHTINGS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "gradcam": gradcam_weights,
+    "gradcam++": gradcam_plusplus_weights,
+    "hirescam": hirescam_weights,
+}
+
+
+def _raw_cams(activations: list[torch.Tensor], grads: Sequence[torch.Tensor | None], method: str = "gradcam") -> list[torch.Tensor]:
+    """sum_k w_k A^k for each captured call, before the ReLU; ``w`` from the method's weighting."""
+    weighting = WEIGHTINGS[method]
     cams = []
     for a, g in zip(activations, grads):
         if a.ndim != 4:
             raise ValueError(f"grad_cam: the layer's output must be (N, K, h, w), got shape {tuple(a.shape)}")
+        a = a.detach()
         g = torch.zeros_like(a) if g is None else g
-        weights = g.mean(dim=(2, 3), keepdim=True)
-        cams.append((weights * a.detach()).sum(dim=1))
+        cams.append((weighting(a, g) * a).sum(dim=1))
     return cams
 
 
@@ -129,6 +161,7 @@ def grad_cam(
     normalize: bool = True,
     forward_kwargs: Mapping[str, Any] | None = None,
     return_logits: bool = False,
+    method: str = "gradcam",
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Grad-CAM maps of ``targets`` at ``layer`` for every image of ``inputs``.
 
@@ -143,6 +176,7 @@ def grad_cam(
         if False, the ReLU'd maps are only resized.
     :param forward_kwargs: extra keyword arguments of the forward (e.g. ``side=`` features).
     :param return_logits: also return the model's scores (B, n_outputs), detached.
+    :param method: ``gradcam``, ``gradcam++`` or ``hirescam``: the channel weighting (``WEIGHTINGS``).
     :returns: maps (B, H, W) or (B, S, H, W), float32 on the device of ``inputs``.
     """
     if inputs.ndim not in (4, 5):
@@ -150,6 +184,8 @@ def grad_cam(
     batch = inputs.shape[0]
     set_size = inputs.shape[1] if inputs.ndim == 5 else 1
     height, width = inputs.shape[-2:]
+    if method not in WEIGHTINGS:
+        raise ValueError(f"grad_cam: method must be one of {sorted(WEIGHTINGS)}, got {method!r}")
     modes = {m: m.training for m in model.modules()}
     capture = _ActivationCapture(_as_layers(layer))
     try:
@@ -167,7 +203,7 @@ def grad_cam(
             grads = torch.autograd.grad(score, activations, allow_unused=True)
         if all(g is None for g in grads):
             raise ValueError("grad_cam: the model's output does not depend on the layer's output")
-        cams = _combine_calls(_raw_cams(activations, grads), batch, set_size).clamp_min(0)
+        cams = _combine_calls(_raw_cams(activations, grads, method), batch, set_size).clamp_min(0)
         del activations, grads, score
         if normalize:
             cams = _minmax(cams)

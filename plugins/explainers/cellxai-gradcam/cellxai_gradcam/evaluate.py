@@ -14,8 +14,10 @@ from cellxai_core.errors import UserError
 from .cam import grad_cam
 from .faithfulness import (BLUR_SIGMA_FRACTION, cascading_randomizations, curve_auc, deletion_curves,
                            energy_inside, spearman_per_image)
+from .metrics import insertion_curves, rank_accuracy, sparseness
 from .modeling import head_from_arrays, side_tensor, with_head
 from .params import FaithfulnessParams
+from .verdicts import verdict_rows
 
 RANDOMIZED_PARTS = ("head", "fusion", "encoder")  # cascading, top of the model first
 
@@ -26,10 +28,17 @@ def _rows(maps: Any, part: np.ndarray) -> np.ndarray:
     return np.asarray(maps.get_orthogonal_selection((part,)))
 
 
-def _masks(samples: list[Any]) -> np.ndarray | None:
-    if not samples or not all(s.truth.get("mask") is not None for s in samples):
-        return None
-    return np.stack([np.asarray(s.truth["mask"]) for s in samples])
+def _masks(samples: list[Any], model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor | None, str | None]:
+    """Object masks of the batch (B, S, H, W) and what they are: truth masks, else the encoder's pseudo-labels."""
+    if samples and all(s.truth.get("mask") is not None for s in samples):
+        masks = np.stack([np.asarray(s.truth["mask"]) for s in samples])
+        return torch.from_numpy(masks).to(x.device).reshape(*x.shape[:-3], *x.shape[-2:]), "truth masks"
+    pseudo = getattr(getattr(model, "encoder", None), "pseudo_labels", None)
+    if not callable(pseudo):
+        return None, None
+    with torch.no_grad():
+        labels = pseudo(x.reshape(-1, *x.shape[-3:]))
+    return labels.reshape(*x.shape[:-3], *x.shape[-2:]), "pseudo-label masks"
 
 
 def _side_of(model: nn.Module, kwargs: dict[str, torch.Tensor]) -> Any:
@@ -40,6 +49,39 @@ def _side_of(model: nn.Module, kwargs: dict[str, torch.Tensor]) -> Any:
     return lambda images: {"side": handcrafted(images).to(kwargs["side"].dtype)}
 
 
+class _Batches:
+    """Per-sample / per-image results of every batch, concatenated at the end."""
+
+    def __init__(self) -> None:
+        self.parts: dict[str, list[np.ndarray]] = {}
+
+    def add(self, **values: torch.Tensor | np.ndarray) -> None:
+        for name, v in values.items():
+            self.parts.setdefault(name, []).append(v.cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v))
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.concatenate(v, axis=-2 if name == "spearman" else 0) for name, v in self.parts.items()}
+
+
+def _measure_batch(model: nn.Module, x: torch.Tensor, m: torch.Tensor, t: torch.Tensor, kwargs: dict, samples: list,
+                   params: FaithfulnessParams, generator: torch.Generator, acc: _Batches) -> str | None:
+    """Every metric on one batch; returns what the masks are (None: no masks)."""
+    perturbed = _side_of(model, kwargs)
+    common = dict(steps=params.deletion_steps, baseline=params.deletion_baseline, forward_kwargs=perturbed)
+    noise = torch.rand(m.shape, generator=generator).to(m.device)
+    acc.add(deletion_curve=deletion_curves(model, x, m, t, **common), random_curve=deletion_curves(model, x, noise, t, **common),
+            insertion_curve=insertion_curves(model, x, m, t, **common),
+            random_insertion_curve=insertion_curves(model, x, noise, t, **common))
+    empty = m.amax(dim=(-2, -1)) <= 0
+    nan = torch.full(empty.shape, float("nan"), device=m.device)
+    acc.add(empty=empty, sparseness=torch.where(empty, nan, sparseness(m)))
+    masks, kind = _masks(samples, model, x)
+    if masks is not None:
+        energy, area = energy_inside(m, masks)
+        acc.add(energy_inside=energy, mask_area=area, rank_accuracy=torch.where(empty, nan, rank_accuracy(m, masks)))
+    return kind
+
+
 def measure_faithfulness(
     ctx: Any,
     model: nn.Module,
@@ -48,11 +90,13 @@ def measure_faithfulness(
     targets: np.ndarray,
     params: FaithfulnessParams,
     out: Any = None,
+    method: str = "gradcam",
 ) -> dict[str, Any]:
-    """Deletion AUC vs random maps, pointing game, cascading randomisation on a seeded subsample.
+    """Deletion / insertion vs random maps, localisation, sparseness and cascading randomisation, with verdicts.
 
     ``maps`` is the (N, S, H, W) map array (zarr or numpy), ``targets`` (N,) the explained
-    class per sample. With a writer ``out``, per-sample arrays are written at its root.
+    class per sample, measured on a seeded subsample. With a writer ``out``, per-sample
+    arrays are written at its root.
     """
     device = next(model.parameters()).device
     seed = ctx.seed if params.seed is None else params.seed
@@ -60,9 +104,7 @@ def measure_faithfulness(
     indices = np.sort(np.random.default_rng(seed).choice(n, size=min(params.n_samples, n), replace=False))
     generator = torch.Generator(device="cpu").manual_seed(seed)
     randomized = cascading_randomizations(model, RANDOMIZED_PARTS, seed) if params.randomization else []
-    curves, random_curves, energies, areas = [], [], [], []
-    rhos: list[list[np.ndarray]] = [[] for _ in randomized]
-    side_mode = None
+    acc, kinds, side_mode = _Batches(), set(), None
     with ctx.progress(total=len(indices), description="faithfulness") as bar:
         for start, stop in chunks(len(indices), params.batch_size):
             part = indices[start:stop]
@@ -71,23 +113,31 @@ def measure_faithfulness(
             kwargs = side_tensor(ctx, part, device)
             m = torch.from_numpy(_rows(maps, part).astype(np.float32)).to(device)
             t = torch.as_tensor(np.asarray(targets)[part], dtype=torch.long, device=device)
-            perturbed_kwargs = _side_of(model, kwargs)
-            side_mode = "recomputed by the encoder" if callable(perturbed_kwargs) else ("as stored" if kwargs else None)
-            common = dict(steps=params.deletion_steps, baseline=params.deletion_baseline, forward_kwargs=perturbed_kwargs)
-            curves.append(deletion_curves(model, x, m, t, **common).cpu())
-            noise = torch.rand(m.shape, generator=generator).to(device)
-            random_curves.append(deletion_curves(model, x, noise, t, **common).cpu())
-            masks = _masks(samples)
-            if masks is not None:
-                energy, area = energy_inside(m, torch.from_numpy(masks).to(device))
-                energies.append(energy.cpu())
-                areas.append(area.cpu())
-            for i, (_, rmodel) in enumerate(randomized):
-                rmaps = grad_cam(rmodel, rmodel.get_submodule(layer_name), x, t, forward_kwargs=kwargs)
-                rhos[i].append(spearman_per_image(m.cpu().numpy(), rmaps.cpu().numpy()))
+            side_mode = "recomputed by the encoder" if callable(_side_of(model, kwargs)) else ("as stored" if kwargs else None)
+            kinds.add(_measure_batch(model, x, m, t, kwargs, samples, params, generator, acc))
+            if randomized:
+                acc.add(spearman=np.stack([spearman_per_image(m.cpu().numpy(), grad_cam(
+                    r, r.get_submodule(layer_name), x, t, forward_kwargs=kwargs, method=method).cpu().numpy()) for _, r in randomized]))
             bar.advance(len(part))
-    curve, random_curve = torch.cat(curves), torch.cat(random_curves)
-    auc, random_auc = curve_auc(curve), curve_auc(random_curve)
+    arrays = acc.arrays()
+    mask = kinds.pop() if len(kinds) == 1 else None
+    for curve in ("deletion", "random", "insertion", "random_insertion"):
+        arrays[f"{curve}_auc"] = curve_auc(torch.from_numpy(arrays[f"{curve}_curve"])).numpy()
+    stages = [name for name, _ in randomized]
+    summary = _summary(arrays, indices, seed, params, side_mode, mask, stages)
+    arrays["indices"] = indices.astype(np.int64)
+    if out is not None:
+        for name, value in arrays.items():
+            value = value.astype(np.float32) if value.dtype.kind == "f" else value.astype(np.uint8) if value.dtype == bool else value
+            out.create_array(name, value.shape, value.dtype, chunks=value.shape)[...] = value
+    return summary
+
+
+def _summary(arrays: dict[str, np.ndarray], indices: np.ndarray, seed: int, params: FaithfulnessParams,
+             side_mode: str | None, mask: str | None, stages: list[str]) -> dict[str, Any]:
+    """The JSON record: the settings, the mean of every metric and the verdicts."""
+    empty = arrays["empty"]
+    mean = lambda name: float(np.nanmean(arrays[name])) if name in arrays and np.isfinite(arrays[name]).any() else None  # noqa: E731
     summary: dict[str, Any] = {
         "n_samples": int(len(indices)),
         "seed": int(seed),
@@ -97,42 +147,31 @@ def measure_faithfulness(
             "side_features": side_mode,
             "blur_sigma": f"{BLUR_SIGMA_FRACTION} x image side" if params.deletion_baseline == "blur" else None,
             "steps": params.deletion_steps,
-            "auc": float(auc.mean()),
-            "random_auc": float(random_auc.mean()),
-            "fraction_below_random": float((auc < random_auc).float().mean()),
+            "auc": mean("deletion_auc"),
+            "random_auc": mean("random_auc"),
+            "fraction_below_random": float((arrays["deletion_auc"] < arrays["random_auc"]).mean()),
+            "insertion_auc": mean("insertion_auc"),
+            "random_insertion_auc": mean("random_insertion_auc"),
         },
+        "localisation": None,
         "pointing_game": None,
+        "sparseness": mean("sparseness"),
+        "empty_maps": {"count": int(empty.sum()), "of": int(empty.size),
+                       "why": "maps 0 everywhere: no positive evidence for the target at the layer; left out of localisation"},
         "randomization": None,
     }
-    arrays: dict[str, np.ndarray] = {
-        "indices": indices.astype(np.int64),
-        "deletion_curve": curve.numpy().astype(np.float32),
-        "random_curve": random_curve.numpy().astype(np.float32),
-        "deletion_auc": auc.numpy().astype(np.float32),
-        "random_auc": random_auc.numpy().astype(np.float32),
-    }
-    if energies:
-        energy, area = torch.cat(energies).numpy(), torch.cat(areas).numpy()
-        summary["pointing_game"] = {
-            "energy_inside": float(np.nanmean(energy)),
-            "mask_area": float(area.mean()),
-            "mask": "truth mask > 0",
-            "n_images": int(np.isfinite(energy).sum()),
-        }
-        arrays["energy_inside"] = energy.astype(np.float32)
-        arrays["mask_area"] = area.astype(np.float32)
-    if randomized:
-        rho = np.stack([np.concatenate(r) for r in rhos])  # (stages, n, S)
-        names = [name for name, _ in randomized]
+    if mask is not None:
+        summary["localisation"] = {"mask": mask, "relevance_mass": mean("energy_inside"), "rank_accuracy": mean("rank_accuracy"),
+                                   "mask_area": mean("mask_area"), "n_images": int(np.isfinite(arrays["energy_inside"]).sum())}
+        summary["pointing_game"] = {"energy_inside": mean("energy_inside"), "mask_area": mean("mask_area"), "mask": mask,
+                                    "n_images": int(np.isfinite(arrays["energy_inside"]).sum())}
+    if stages:
         summary["randomization"] = {
-            "stages": names,
-            "spearman": {name: float(r.mean()) for name, r in zip(names, rho)},
+            "stages": stages,
+            "spearman": {name: float(r.mean()) for name, r in zip(stages, arrays["spearman"])},
             "note": "Spearman rho of stored maps vs maps of the randomised model; 0 where a map is constant",
         }
-        arrays["spearman"] = rho.astype(np.float32)
-    if out is not None:
-        for name, value in arrays.items():
-            out.create_array(name, value.shape, value.dtype, chunks=value.shape)[...] = value
+    summary["verdicts"] = verdict_rows({**arrays, "stages": stages}, mask, int(empty.sum()), int(empty.size))
     return summary
 
 
@@ -167,7 +206,7 @@ def evaluate_run(ctx: Any, out: Any = None, params: FaithfulnessParams | Mapping
     model = with_head(base, head)
     summary = measure_faithfulness(
         ctx, model, attrs["layer"], store.array("explanations/gradcam/maps"),
-        store.read("explanations/gradcam/targets"), params, out,
+        store.read("explanations/gradcam/targets"), params, out, method=attrs.get("method", "gradcam"),
     )
     if out is not None:
         out.attrs.update(summary)

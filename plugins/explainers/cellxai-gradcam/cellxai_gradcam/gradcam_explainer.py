@@ -129,7 +129,7 @@ class GradCAMExplainer:
                     with torch.no_grad():
                         top = model(x, **kwargs).argmax(dim=1)
                     t = torch.where(t < 0, top, t)
-                batch_maps, logits = grad_cam(model, layer, x, t, forward_kwargs=kwargs, return_logits=True)
+                batch_maps, logits = grad_cam(model, layer, x, t, forward_kwargs=kwargs, return_logits=True, method=p.method)
                 chosen = logits.argmax(dim=1) if t is None else t
                 prob = torch.softmax(logits.float(), dim=1).gather(1, chosen[:, None])[:, 0]
                 batch = batch_maps.clamp(0, 1).half().cpu().numpy()
@@ -142,6 +142,7 @@ class GradCAMExplainer:
         all_targets, all_probs = np.asarray(explained[...]), np.asarray(probs[...])
         out.attrs.update(
             layer=layer_name,
+            method=p.method,
             target=p.target if p.target != "auto" else ("own cluster" if ctx.task == "cluster" else "predicted class"),
             outputs=names,
             normalization="per image min-max to [0, 1] (pytorch-grad-cam), bilinear upsampling",
@@ -149,7 +150,7 @@ class GradCAMExplainer:
             empty_maps_fraction=empty / max(n * set_size, 1),
         )
         if p.faithfulness:
-            summary = measure_faithfulness(ctx, model, layer_name, maps, all_targets, p, PrefixedWriter(out, "faithfulness"))
+            summary = measure_faithfulness(ctx, model, layer_name, maps, all_targets, p, PrefixedWriter(out, "faithfulness"), p.method)
             out.attrs["faithfulness"] = summary
 
     @staticmethod

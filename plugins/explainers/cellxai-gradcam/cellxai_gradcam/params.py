@@ -36,12 +36,17 @@ class GradCAMParams(FaithfulnessParams):
         description="auto: each sample's own cluster (task cluster) or its predicted class (task classify); "
         "predicted: the head's top class; true_class: samples/truth/class",
     )
+    method: Literal["gradcam", "gradcam++", "hirescam"] = Field(
+        "gradcam",
+        description="channel weighting: gradcam (mean gradient), gradcam++ (Chattopadhay et al.) or hirescam "
+        "(element-wise gradient x activation); all match pytorch-grad-cam 1.5",
+    )
     layer: str | None = Field(
         None, description="dotted module path inside the sample model (e.g. encoder.backbone.layer4); default: the encoder's cam_layer"
     )
     head_max_iter: int = Field(200, ge=1, description="L-BFGS iterations of the linear head (task cluster)")
     head_weight_decay: float = Field(1e-3, ge=0, description="L2 penalty on the linear head's weights (standardised features)")
-    faithfulness: bool = Field(False, description="also measure deletion AUC, pointing game and randomisation; stored under faithfulness/")
+    faithfulness: bool = Field(False, description="also measure the faithfulness metrics and their verdicts (as cellxai evaluate); stored under faithfulness/")
 
 
 class GmeanParams(BaseModel):

@@ -17,36 +17,50 @@ from cellxai_gradcam import cam as cam_module
 from cellxai_gradcam.cam import hooked_modules
 
 pytest.importorskip("pytorch_grad_cam")
-from pytorch_grad_cam import GradCAM  # noqa: E402
+from pytorch_grad_cam import GradCAM, GradCAMPlusPlus, HiResCAM  # noqa: E402
 from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget  # noqa: E402
 
+METHODS = {"gradcam": GradCAM, "gradcam++": GradCAMPlusPlus, "hirescam": HiResCAM}
 
-def reference(model: nn.Module, layer: nn.Module, x: torch.Tensor, targets: list[int]) -> np.ndarray:
-    with GradCAM(model, [layer]) as cam:
+
+def reference(model: nn.Module, layer: nn.Module, x: torch.Tensor, targets: list[int], method: str = "gradcam") -> np.ndarray:
+    with METHODS[method](model, [layer]) as cam:
         return cam(x, [ClassifierOutputTarget(t) for t in targets])
 
 
+@pytest.mark.parametrize("method", sorted(METHODS))
 @pytest.mark.parametrize("size", [(32, 32), (29, 41)])
-def test_matches_pytorch_grad_cam_small_cnn(small_cnn, size):
+def test_matches_pytorch_grad_cam_small_cnn(small_cnn, size, method):
     torch.manual_seed(2)
     x = torch.rand(5, 3, *size)
     targets = [0, 1, 2, 3, 1]
-    ours = grad_cam(small_cnn, small_cnn.features[3], x, targets)
-    ref = reference(small_cnn, small_cnn.features[3], x, targets)
+    ours = grad_cam(small_cnn, small_cnn.features[3], x, targets, method=method)
+    ref = reference(small_cnn, small_cnn.features[3], x, targets, method)
     assert ours.shape == (5, *size) and ours.dtype == torch.float32
     np.testing.assert_allclose(ours.numpy(), ref, atol=1e-5, rtol=0)
     assert float(ours.amax(dim=(1, 2)).min()) > 0.99  # normalised per image, not all zero
 
 
-def test_matches_pytorch_grad_cam_resnet18():
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_matches_pytorch_grad_cam_resnet18(method):
     torchvision = pytest.importorskip("torchvision")
     torch.manual_seed(0)
     model = torchvision.models.resnet18(num_classes=6).eval()
     x = torch.rand(3, 3, 64, 64)
     targets = [5, 0, 2]
     for layer in (model.layer4, model.layer3[1].conv2):
-        ours = grad_cam(model, layer, x, targets)
-        np.testing.assert_allclose(ours.numpy(), reference(model, layer, x, targets), atol=1e-5, rtol=0)
+        ours = grad_cam(model, layer, x, targets, method=method)
+        np.testing.assert_allclose(ours.numpy(), reference(model, layer, x, targets, method), atol=1e-5, rtol=0)
+
+
+def test_methods_differ_and_unknown_method_is_refused(small_cnn):
+    """The weighting hook is used: the three methods give different maps on the same layer."""
+    x = torch.rand(3, 3, 24, 24)
+    maps = {m: grad_cam(small_cnn, small_cnn.features[3], x, [0, 1, 2], method=m) for m in METHODS}
+    assert not torch.allclose(maps["gradcam"], maps["hirescam"], atol=1e-3)
+    assert not torch.allclose(maps["gradcam"], maps["gradcam++"], atol=1e-3)
+    with pytest.raises(ValueError, match="method must be one of"):
+        grad_cam(small_cnn, small_cnn.features[3], x, [0, 1, 2], method="scorecam")
 
 
 def test_unnormalised_maps_are_resized_relu_cams(small_cnn):
