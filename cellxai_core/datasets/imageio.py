@@ -106,7 +106,9 @@ def _probe_tiff(path: Path) -> ImageInfo:
     except Exception as exc:
         raise DataError(f"{path}: unreadable image ({type(exc).__name__}: {exc})") from None
     _, cyx = _cyx(shape, axes, path)
-    return ImageInfo(path, cyx, dtype, names if names and len(names) == cyx[0] else None)
+    if not (names and len(names) == cyx[0]):
+        names = ("red", "green", "blue") if "S" in axes and cyx[0] == 3 else None  # RGB samples, as in a PNG
+    return ImageInfo(path, cyx, dtype, names)
 
 
 def probe(path: Path) -> ImageInfo:

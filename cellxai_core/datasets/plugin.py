@@ -32,19 +32,19 @@ def cellxai_datasets(register: Register) -> None:
     )
     register(
         "image-folder",
-        summary="PNG / TIFF / OME-TIFF files grouped into samples by a CSV manifest or a file-name pattern",
+        summary="PNG / TIFF / OME-TIFF files grouped into samples by a CSV manifest or a file-name pattern; tiles or cell crops",
         params=ImageFolderParams,
         target="cellxai_core.datasets.image_folder:ImageFolder",
     )
     register(
         "tiff-stack",
-        summary="One multi-page TIFF time-lapse cut into many samples by tiles and frame choice",
+        summary="One TIFF (time-lapse, z-stack or 2-D image) cut into samples by frames, z planes, tiles or cell crops",
         params=TiffStackParams,
         target="cellxai_core.datasets.tiff_stack:TiffStack",
     )
     register(
         "zarr",
-        summary="A Zarr / OME-Zarr array (N, S, C, H, W) or an OME-Zarr HCS plate (row / column / field)",
+        summary="A Zarr / OME-Zarr array (N, S, C, H, W) or an OME-Zarr HCS plate (row / column / field); tiles or cell crops",
         params=ZarrParams,
         target="cellxai_core.datasets.zarr_store:ZarrDataset",
     )
