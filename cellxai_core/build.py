@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import zlib
 from typing import TYPE_CHECKING, Any
 
@@ -9,14 +10,16 @@ from pydantic import BaseModel
 
 from .config import checked_params
 from .data import Dataset
+from .datasets.objects import dataset_objects
 from .errors import DataError, UserError
 from .registry import Registry, get_registry
 
 if TYPE_CHECKING:  # pragma: no cover
     from .config import PipelineConfig
 
-# What the pipeline passes besides the params, per kind (DESIGN §4).
-CONSTRUCTION_EXTRAS = {"encoder": ("in_channels",), "fusion": ("token_dim", "side_dim", "set_size")}
+# What the pipeline passes besides the params, per kind (DESIGN §4); the OPTIONAL ones only to factories that name them.
+CONSTRUCTION_EXTRAS = {"encoder": ("in_channels", "objects", "channels"), "fusion": ("token_dim", "side_dim", "set_size", "side_names")}
+OPTIONAL_EXTRAS = ("objects", "channels", "side_names")  # the dataset's object classes and channels, the side features' names
 
 
 def stage_seed(seed: int, stage: str) -> int:
@@ -31,10 +34,9 @@ def validated_params(kind: str, name: str, params: dict[str, Any], registry: Reg
 
 def construct(kind: str, name: str, params: BaseModel, registry: Registry | None = None, **extra: Any) -> Any:
     """Import the component's target and call it with the params (and kind-specific extras)."""
-    reg = (registry or get_registry()).get(kind, name)
-    factory = reg.load()
+    factory = (registry or get_registry()).get(kind, name).load()
     kwargs = params.model_dump()
-    kwargs.update(extra)
+    kwargs.update({k: v for k, v in extra.items() if k not in OPTIONAL_EXTRAS or k in inspect.signature(factory).parameters})
     try:
         return factory(**kwargs)
     except UserError:
@@ -44,8 +46,7 @@ def construct(kind: str, name: str, params: BaseModel, registry: Registry | None
 
 
 def load_component(kind: str, name: str, /, registry: Registry | None = None, **params: Any) -> Any:
-    """A component by kind and name in plain Python: ``load_component("encoder", "unet", base_channels=16, in_channels=3)``;
-    ``in_channels`` / ``token_dim`` / ``side_dim`` / ``set_size`` go to the constructor, the rest is validated params."""
+    """A component in plain Python, ``load_component("encoder", "unet", base_channels=16, in_channels=3)``: CONSTRUCTION_EXTRAS + validated params."""
     extras = CONSTRUCTION_EXTRAS.get(kind, ())
     own = {k: v for k, v in params.items() if k not in extras}
     extra = {k: v for k, v in params.items() if k in extras}
@@ -101,9 +102,9 @@ class Builder:
         from .model import SampleModel, seed_everything
 
         seed_everything(stage_seed(self.cfg.seed, "model"))
-        encoder = self.component("encoder", in_channels=len(dataset.channels))
-        side_dim = len(getattr(encoder, "handcrafted_names", []) or []) if hasattr(encoder, "handcrafted") else 0
-        fusion = self.component("fusion", token_dim=encoder.out_dim, side_dim=side_dim, set_size=dataset.set_size)
+        encoder = self.component("encoder", in_channels=len(dataset.channels), objects=dataset_objects(dataset), channels=tuple(dataset.channels))
+        names = list(getattr(encoder, "handcrafted_names", []) or []) if hasattr(encoder, "handcrafted") else []
+        fusion = self.component("fusion", token_dim=encoder.out_dim, side_dim=len(names), set_size=dataset.set_size, side_names=names)
         n_out = task.head_size(dataset) if task is not None else None
         head = torch.nn.Linear(fusion.out_dim, n_out) if n_out else None
         transform = task.input_transform() if hasattr(task, "input_transform") else None

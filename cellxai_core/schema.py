@@ -45,7 +45,8 @@ UNCERTAINTY = "predictions/uncertainty"  # /{mean,std,entropy}
 
 # -- explainers, progress, root attrs -------------------------------------------------------
 EXPLANATIONS = "explanations"
-ROOT_ATTRS = ("config", "plugins", "stages", "status", "device_used", "threads_used", "pretrain_metrics", "finished")
+ROOT_ATTRS = ("config", "plugins", "stages", "status", "device_used", "threads_used", "pretrain_metrics", "finished", "objects")
+OBJECTS = "objects"  # [{name, label, diameter}]: the object classes the encoder measured, diameters resolved
 
 
 def meta(key: str) -> str:
@@ -80,6 +81,11 @@ def ids(store: "RunStore") -> "np.ndarray":
     return store.read(SAMPLE_ID)
 
 
+def objects(store: "RunStore") -> list[dict[str, Any]]:
+    """The object classes the run measured (names for text, report and viewers); [] when none were recorded."""
+    return [dict(o) for o in store.attrs().get(OBJECTS) or []]
+
+
 def meta_columns(store: "RunStore") -> dict[str, "np.ndarray"]:
     """Metadata key -> column, in the order the dataset declared them."""
     keys = store.attrs(SAMPLES).get("meta_keys") or store.children(META)
@@ -94,12 +100,8 @@ def truth_columns(store: "RunStore") -> dict[str, "np.ndarray"]:
 def classes(store: "RunStore") -> list[str]:
     """Class names of a classify run: the ``classes`` attr of ``predictions/proba`` (the one place the
     task writes them), else the dataset's classes recorded by the load stage."""
-    names = store.attrs(PROBA).get("classes") if store.has(PROBA) else None
-    names = names or (store.attrs(SAMPLES).get("classes") if store.has(SAMPLE_ID) else None)
-    if not names:
-        n = store.array(PROBA).shape[1] if store.has(PROBA) else 0
-        names = [str(i) for i in range(n)]
-    return [str(c) for c in names]
+    names = (store.attrs(PROBA).get("classes") if store.has(PROBA) else None) or (store.attrs(SAMPLES).get("classes") if store.has(SAMPLE_ID) else None)
+    return [str(c) for c in names or range(store.array(PROBA).shape[1] if store.has(PROBA) else 0)]
 
 
 def labels(store: "RunStore") -> "np.ndarray | None":

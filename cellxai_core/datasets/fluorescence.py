@@ -5,7 +5,8 @@ shuffled pairs, so any prefix of the dataset is balanced within one cell. With
 ``set_axis="image"`` a sample is one RGB image (1, 3, H, W) (R vimentin, G actin,
 B DAPI); with ``set_axis="channel"`` the stains are isolated, (3, 1, H, W), and
 ``set_labels`` names the set positions. Truth: ``class`` (name) and ``mask`` (S, H, W):
-0 background, 1 cell, 2 nucleus.
+0 background, 1 cell, 2 nucleus. Its ``objects`` say the same: the cell in the actin stain, the
+nucleus in DAPI (isolated stains have one channel: the cell in it), with the renderer's mean diameters.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from cellxai_core.data import Sample
 
 from .base import check_index, sample_id
 from .fluorescence_render import phenotype, render_cell
+from .objects import ObjectClass
 
 STAINS = ("vimentin", "actin", "dapi")
 
@@ -43,14 +45,18 @@ class SyntheticFluorescence:
         self.set_axis = set_axis
         self.seed = int(seed)
         self.image_size = (self.size, self.size)
+        k = self.size / 128.0  # cells: area-equivalent radius 25-36 px, nuclei ~10.5 px at 128 px
+        cell = ObjectClass(name="cell", channel="actin" if set_axis == "image" else 0, diameter=round(61.0 * k, 1))
         if set_axis == "image":
             self.channels: tuple[str, ...] = STAINS
             self.set_size = 1
             self.set_labels: tuple[str, ...] = ("cell",)
+            self.objects: tuple[ObjectClass, ...] = (cell, ObjectClass(name="nucleus", channel="dapi", diameter=round(21.0 * k, 1)))
         else:
             self.channels = ("intensity",)
             self.set_size = 3
             self.set_labels = STAINS
+            self.objects = (cell,)
 
     def __len__(self) -> int:
         return self.n_cells

@@ -24,16 +24,16 @@ class ObjectClass(BaseModel):
         pattern=r"^[a-z][a-z0-9_]{0,31}$",
         description="Identifier used in feature columns and store attrs (lower case, digits, _): nucleus, t_cell.",
     )
-    label: str | None = Field(None, description="Plain-language name for text and report; default: name with spaces.")
-    channel: int | str | None = Field(None, description="Channel (name or 0-based index) the objects are bright in.")
+    label: str | None = Field(default=None, description="Plain-language name for text and report; default: name with spaces.")
+    channel: int | str | None = Field(default=None, description="Channel (name or 0-based index) the objects are bright in.")
     hue: tuple[float, float] | None = Field(
-        None, description="RGB images: hue range in degrees [low, high); low > high wraps through 0 (red: [300, 40])."
+        default=None, description="RGB images: hue range in degrees [low, high); low > high wraps through 0 (red: [300, 40])."
     )
     saturation: tuple[float, float] | None = Field(
-        None, description="RGB images: HSV saturation range [low, high] (pale dead cells: [0, 0.3])."
+        default=None, description="RGB images: HSV saturation range [low, high] (pale dead cells: [0, 0.3])."
     )
     diameter: float | Literal["auto"] = Field(
-        "auto", description="Expected object diameter in pixels, or auto (estimated from the images and stored)."
+        default="auto", description="Expected object diameter in pixels, or auto (estimated from the images and stored)."
     )
 
     @model_validator(mode="after")

@@ -1,22 +1,27 @@
-"""What the U-Net and ResNet encoders share: weights loading, pre-training, human-designed features.
+"""What the U-Net and ResNet encoders share: object classes, weights loading, pre-training, human-designed features.
 
-A subclass builds its layers in ``build(in_channels)`` and implements ``segment`` (logits
-(N, 4, H, W) over background / cancer / T cell / dead) and ``forward`` (tokens (N, D)).
+The encoder receives the dataset's object classes (``objects``) and channel names from the
+pipeline; its segmentation classes are background + those classes. A subclass builds its
+layers in ``build(in_channels)`` and implements ``segment`` (logits (N, 1 + K, H, W)) and
+``forward`` (tokens (N, D)).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
+from cellxai_core import schema
+from cellxai_core.datasets.objects import default_objects, parse_objects
 from cellxai_core.errors import UserError
 
-from .handcrafted import HANDCRAFTED_NAMES, handcrafted_features
-from .hsv import CLASS_NAMES
-from .params import PretrainParams, PseudoLabelParams
+from .handcrafted import feature_names, handcrafted_features
+from .params import PretrainParams
+from .pseudo import ObjectFinder
 
 
 def load_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
@@ -56,35 +61,43 @@ def in_chunks(fn: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor) 
 
 
 class SegmentationEncoder(nn.Module):
-    """Per-image encoder pre-trained on 4-class segmentation of HSV pseudo-labels (or truth masks)."""
+    """Per-image encoder pre-trained on segmentation of the object classes' pseudo-labels (or truth masks)."""
 
     name = "encoder"
-    n_classes = len(CLASS_NAMES)
 
-    def __init__(self, *, in_channels: int, **params: Any) -> None:
+    def __init__(
+        self, *, in_channels: int, objects: Sequence[Any] | None = None, channels: Sequence[str] | None = None, **params: Any
+    ) -> None:
         super().__init__()
         shared = {k: v for k, v in params.items() if k in PretrainParams.model_fields}
         self.settings = PretrainParams.model_validate(shared)
         self.in_channels = in_channels
-        # HSV features need colour: none for grayscale or many-channel images
-        self.handcrafted_names: list[str] = list(HANDCRAFTED_NAMES) if in_channels in (2, 3) else []
+        channels = tuple(channels or (f"channel {i}" for i in range(in_channels)))
+        self.objects = parse_objects(objects) or default_objects(channels)
+        self.finder = ObjectFinder(self.objects, channels, self.settings.pseudo_labels)
+        self.n_classes = 1 + len(self.objects)  # background + the object classes
+        self.class_names = ["background", *self.finder.names]
+        self.handcrafted_names: list[str] = feature_names(self.finder.names)
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.settings.seed)
             self.build(in_channels, **{k: v for k, v in params.items() if k not in shared})
         if self.settings.weights:
-            state = self.adapt_state_dict(load_state_dict(self.settings.weights, f"encoder '{self.name}'"))
-            try:
-                missing, unexpected = self.load_state_dict(state, strict=False)
-            except RuntimeError as exc:  # shape mismatch
-                first = str(exc).strip().splitlines()[-1].strip()
-                raise UserError(f"encoder '{self.name}': weights '{self.settings.weights}' do not fit: {first}") from None
-            if unexpected or len(missing) == len(self.state_dict()):
-                raise UserError(
-                    f"encoder '{self.name}': weights '{self.settings.weights}' do not fit this model "
-                    f"({len(missing)} missing, {len(unexpected)} unexpected keys, e.g. "
-                    f"{(list(unexpected) or list(missing))[:2]})"
-                )
+            self._load_weights(self.settings.weights)
         self.eval()
+
+    def _load_weights(self, path: str) -> None:
+        state = self.adapt_state_dict(load_state_dict(path, f"encoder '{self.name}'"))
+        try:
+            missing, unexpected = self.load_state_dict(state, strict=False)
+        except RuntimeError as exc:  # shape mismatch
+            first = str(exc).strip().splitlines()[-1].strip()
+            raise UserError(f"encoder '{self.name}': weights '{path}' do not fit: {first}") from None
+        if unexpected or len(missing) == len(self.state_dict()):
+            raise UserError(
+                f"encoder '{self.name}': weights '{path}' do not fit this model "
+                f"({len(missing)} missing, {len(unexpected)} unexpected keys, e.g. "
+                f"{(list(unexpected) or list(missing))[:2]})"
+            )
 
     # -- to implement -----------------------------------------------------------------
     def build(self, in_channels: int, **architecture: Any) -> None:
@@ -98,21 +111,42 @@ class SegmentationEncoder(nn.Module):
         """Rename the keys of foreign weights to this module's (identity by default)."""
         return state
 
-    # -- human-designed features ------------------------------------------------------
-    @property
-    def pseudo_label_params(self) -> PseudoLabelParams:
-        return self.settings.pseudo_labels
-
+    # -- object classes and human-designed features ---------------------------------------
     @torch.no_grad()
     def handcrafted(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, S, C, H, W) -> (B, S, F) area fractions, counts, changes and slopes (``handcrafted_names``)."""
-        return handcrafted_features(images, self.pseudo_label_params)
+        """(B, S, C, H, W) -> (B, S, F) area, count, brightness, changes and slopes (``handcrafted_names``)."""
+        return handcrafted_features(images, self.finder)
+
+    @torch.no_grad()
+    def pseudo_labels(self, images: torch.Tensor) -> torch.Tensor:
+        """(N, C, H, W) -> (N, H, W) segmentation targets: 0 background, k + 1 object class k."""
+        return self.finder.labels(images)
+
+    def calibrate(self, ctx: Any) -> dict[str, float]:
+        """Estimate ``auto`` diameters and the thresholds on an even sample of the dataset; record the objects."""
+        n = len(ctx.dataset)
+        picks = np.unique(np.linspace(0, n - 1, min(n, self.settings.pseudo_labels.calibration_samples)).round().astype(int))
+        device = self.finder.diameter.device
+        images = torch.cat([torch.from_numpy(x).flatten(0, 1) for _, x in ctx.iter_batches(batch_size=8, indices=picks)])
+        resolved = self.finder.calibrate(images.to(device))
+        store = getattr(ctx, "store", None)
+        if store is not None:
+            store.set_attrs("", **{schema.OBJECTS: self.described_objects()})
+        return resolved
+
+    def described_objects(self) -> list[dict[str, Any]]:
+        """[{name, label, diameter}] with diameters resolved: what text, report and viewers name."""
+        return [
+            {"name": o.name, "label": o.display, "diameter": round(float(d), 2)}
+            for o, d in zip(self.objects, self.finder.diameter.tolist())
+        ]
 
     # -- pre-training -----------------------------------------------------------------
     def pretrain(self, ctx: Any) -> dict[str, float]:
-        """Train on segmentation (pseudo-labels or truth masks); metrics against truth when present."""
+        """Calibrate the pseudo-labels, then train on segmentation (pseudo-labels or truth masks)."""
         from .pretrain import pretrain_segmentation
 
+        metrics = self.calibrate(ctx)
         if not self.settings.pretrain or self.settings.iterations == 0:
-            return {}
-        return pretrain_segmentation(self, ctx, self.settings)
+            return metrics
+        return {**metrics, **pretrain_segmentation(self, ctx, self.settings)}

@@ -5,15 +5,16 @@ features) is projected to ``dim`` and given a day encoding; multi-head self-atte
 lets every day see the others; the attended days are concatenated in order into a
 latent vector, so the ORDER of the trajectory is kept (a sum over days would not tell
 "cancer 30 -> 10" from "10 -> 30"). Linear heads on the latent predict each day's
-density and each well's trend of every cell type: the auxiliary models the text
-explanation reads, trained on the human-designed features (pseudo-labels, no truth).
+density and each well's trend of every object class: the auxiliary models the text
+explanation reads, trained on the human-designed features (pseudo-labels, no truth), one
+per object class the encoder measured (their names come with ``side_names``).
 
 The fused vector (the clustering feature) is made of those predictions, so that every
 coordinate means something:
 
-- **trend states** (one per cell type): ``tanh((trend / (threshold * SE))**3)``, where SE
+- **trend states** (one per object class): ``tanh((trend / (threshold * SE))**3)``, where SE
   is the standard error of a well's slope caused by day-to-day noise. About 0 for a
-  stable cell type, -1 / +1 for a clearly decreasing / increasing one. Wells of one
+  stable object class, -1 / +1 for a clearly decreasing / increasing one. Wells of one
   response change in the same directions at different speeds; saturating the speed
   makes them one compact group, which Affinity Propagation with the median preference
   needs to find the groups by itself (on linear trends it splits every group);
@@ -38,7 +39,6 @@ from torch import nn
 from cellxai_core.errors import ConfigError
 
 from .fusion_roles import SideRoles, side_roles
-from .hsv import CELL_TYPES
 
 
 def sinusoidal_days(set_size: int, dim: int) -> torch.Tensor:
@@ -59,10 +59,8 @@ def trend_states(trend: torch.Tensor, unit: torch.Tensor, threshold: float) -> t
 class TemporalAttentionFusion(nn.Module):
     """tokens (B, S, D) [+ side (B, S, F)] -> fused (B, out_dim); attention (B, heads, S, S)."""
 
-    auxiliary_names = {"density": list(CELL_TYPES), "trend": list(CELL_TYPES)}
-
     def __init__(
-        self, *, token_dim: int, side_dim: int = 0, set_size: int = 1, heads: int = 4, dim: int = 32,
+        self, *, token_dim: int, side_dim: int = 0, set_size: int = 1, side_names: list[str] | None = None, heads: int = 4, dim: int = 32,
         latent_dim: int = 32, positional: str = "sinusoidal", use_handcrafted: bool = True, use_trend: bool = True,
         temporal: bool = True, trend_threshold: float = 4.0, shape_weight: float = 0.25, epochs: int = 300,
         lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 256, seed: int = 0,
@@ -73,7 +71,10 @@ class TemporalAttentionFusion(nn.Module):
                 f"fusion 'temporal-attention': the samples hold {set_size} image each; it needs at least 2 time points. "
                 "For single images use fusion 'mean-pool' (or 'self-attention')"
             )
-        n_types = len(CELL_TYPES)
+        self.side_names = list(side_names or [])
+        self.roles = side_roles(None, side_dim, self.side_names)
+        n_types = max(1, len(self.roles.objects))
+        self.auxiliary_names = {"density": list(self.roles.objects), "trend": list(self.roles.objects)}
         self.token_dim, self.side_dim, self.set_size = token_dim, side_dim, set_size
         self.heads, self.dim, self.latent_dim = heads, dim, latent_dim
         self.positional, self.temporal = positional, temporal
@@ -132,7 +133,7 @@ class TemporalAttentionFusion(nn.Module):
         return self.to_latent(x.flatten(1))
 
     def heads_of(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Standardised density (B, S, 3) and trend (B, 3) predictions from the latent."""
+        """Standardised density (B, S, K) and trend (B, K) predictions from the latent (K object classes)."""
         return self.density_head(z).reshape(len(z), self.set_size, -1), self.trend_head(z)
 
     # -- outputs ----------------------------------------------------------------------
@@ -170,7 +171,7 @@ class TemporalAttentionFusion(nn.Module):
         """Train attention and heads on frozen tokens; see :mod:`cellxai_unet.fusion_training`."""
         from .fusion_training import fit_fusion
 
-        return fit_fusion(self, tokens, side, side_roles(ctx, self.side_dim), ctx)
+        return fit_fusion(self, tokens, side, side_roles(ctx, self.side_dim, self.side_names), ctx)
 
     def set_roles(self, roles: SideRoles) -> None:
         """Record which side columns are inputs and which are density / trend targets.

@@ -1,7 +1,7 @@
 """Training of the temporal fusion on frozen tokens (the encoder is not touched).
 
 Targets are the human-designed densities per day and trends per well, standardised,
-so that no cell type dominates the loss. The units of the fused vector come from the
+so that no object class dominates the loss. The units of the fused vector come from the
 same features: the standard error of a well's slope due to day-to-day noise (median
 over wells) and the typical deviation of a day from its well's mean.
 """
@@ -59,8 +59,8 @@ def fit_fusion(fusion: Any, tokens: np.ndarray, side: np.ndarray | None, roles: 
     """Fit the standardisation buffers and train attention + heads; returns training metrics."""
     if side is None or not roles.density:
         raise UserError(
-            "fusion 'temporal-attention' is trained to predict cell densities from the human-designed features "
-            "(columns cancer_area, t_cell_area, dead_area); the encoder provides none — use an encoder with "
+            "fusion 'temporal-attention' is trained to predict object densities from the human-designed features "
+            "(columns <object>_area); the encoder provides none — use an encoder with "
             "human-designed features (unet, resnet18, resnet34) or another fusion"
         )
     s = fusion.training_settings

@@ -1,10 +1,10 @@
-"""HSV pseudo-labels: background / cancer / T cell / dead for every image, batched in torch.
+"""Colour and brightness primitives of the pseudo-labels, batched in torch: HSV, top-hat, Otsu.
 
-Why HSV (paper §3.1): cells are brighter than their surroundings (V), live cells are
-saturated while dead cells are pale (S), and the stain sets the hue (cancer green,
-T cells red). The local background (the well disc, uneven illumination) is removed
-with a morphological top-hat before thresholding, so that Otsu separates cells from
-background rather than the well from the plate.
+Why HSV (paper §3.1): objects are brighter than their surroundings (V), and in RGB
+images a stain sets the hue while pale objects have low saturation (S), so a class can
+be declared by a hue / saturation range (:mod:`.pseudo`). The local background (a well
+disc, uneven illumination) is removed with a morphological top-hat before thresholding,
+so that Otsu separates objects from background rather than the well from the plate.
 """
 
 from __future__ import annotations
@@ -14,12 +14,6 @@ import torch.nn.functional as F
 
 from cellxai_core.errors import DataError
 
-from .params import PseudoLabelParams
-
-BACKGROUND, CANCER, T_CELL, DEAD = 0, 1, 2, 3
-CLASS_NAMES = ("background", "cancer", "t_cell", "dead")
-CELL_TYPES = CLASS_NAMES[1:]
-
 
 def as_rgb(images: torch.Tensor) -> torch.Tensor:
     """(N, C, H, W) -> (N, 3, H, W): RGB as is, two channels read as (R, G) with B = 0."""
@@ -28,7 +22,7 @@ def as_rgb(images: torch.Tensor) -> torch.Tensor:
         return images
     if c == 2:
         return torch.cat([images, torch.zeros_like(images[:, :1])], dim=1)
-    raise DataError(f"HSV pseudo-labels need RGB (3 channels) or (R, G) images; got {c} channel(s)")
+    raise DataError(f"hue / saturation object classes need RGB (3 channels) or (R, G) images; got {c} channel(s)")
 
 
 def rgb_to_hsv(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -60,7 +54,7 @@ def _window_max(x: torch.Tensor, radius: int, dim: int) -> torch.Tensor:
     return torch.maximum(y.narrow(dim, 0, length), y.narrow(dim, k - width, length))
 
 
-def _square_max(x: torch.Tensor, radius: int) -> torch.Tensor:
+def square_max(x: torch.Tensor, radius: int) -> torch.Tensor:
     """Max over a (2r+1)² square: two separable 1-D passes."""
     return _window_max(_window_max(x, radius, -1), radius, -2)
 
@@ -68,7 +62,7 @@ def _square_max(x: torch.Tensor, radius: int) -> torch.Tensor:
 def top_hat(value: torch.Tensor, radius: int) -> torch.Tensor:
     """White top-hat of (N, H, W): value minus its grey opening with a (2r+1)² square."""
     x = value.unsqueeze(1)
-    opened = _square_max(-_square_max(-x, radius), radius)
+    opened = square_max(-square_max(-x, radius), radius)
     return (x - opened).squeeze(1).clamp_min(0)
 
 
@@ -88,24 +82,3 @@ def otsu_thresholds(values: torch.Tensor, bins: int = 256) -> torch.Tensor:
     best = between.argmax(dim=1)
     # threshold between bin ``best`` and the next one: pixels above it are foreground
     return ((best.to(torch.float64) + 0.5) / (bins - 1)).to(values.dtype)
-
-
-def pseudo_labels(images: torch.Tensor, params: PseudoLabelParams | None = None) -> torch.Tensor:
-    """(N, C, H, W) in [0, 1] -> (N, H, W) int64 labels 0 background, 1 cancer, 2 T cell, 3 dead."""
-    p = params or PseudoLabelParams()
-    hue, sat, val = rgb_to_hsv(as_rgb(images.float()))
-    bright = top_hat(val, p.background_radius)
-    if p.v_threshold is None:
-        peak = bright.flatten(1).amax(dim=1).clamp_min(1e-6)
-        thr = otsu_thresholds(bright.flatten(1) / peak[:, None]) * peak
-    else:
-        thr = torch.full((images.shape[0],), float(p.v_threshold), device=images.device)
-    foreground = bright > thr[:, None, None]
-    dead = foreground & (sat < p.s_threshold)
-    lo, hi = p.cancer_hue
-    green = (hue >= lo) & (hue < hi)
-    labels = torch.zeros_like(val, dtype=torch.long)
-    labels[foreground & green] = CANCER
-    labels[foreground & ~green] = T_CELL
-    labels[dead] = DEAD
-    return labels

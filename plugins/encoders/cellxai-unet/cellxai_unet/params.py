@@ -2,44 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class PseudoLabelParams(BaseModel):
-    """HSV foreground / background pseudo-labels (background, cancer, T cell, dead)."""
+    """Pseudo-labels of the dataset's object classes (its ``objects``: channel or hue / saturation, diameter)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    v_threshold: float | None = Field(
-        None, ge=0, le=1,
-        description="Foreground threshold on the background-subtracted brightness (V top-hat); "
-        "null = Otsu per image.",
+    threshold: Literal["dataset", "image"] | float = Field(
+        "dataset",
+        description="Foreground threshold on each class's background-free brightness: dataset = Otsu on a sample "
+        "of the dataset's images, calibrated once and stored (empty tiles stay empty, tiles inside one large "
+        "object stay full; needs a normalisation shared by all images); image = Otsu per image (images of "
+        "unrelated exposure); a number = that value for every class.",
     )
-    background_radius: int = Field(
-        8, ge=1, le=64,
-        description="Radius (px) of the morphological opening that estimates the local background "
-        "(well disc, illumination) subtracted from V; larger than the biggest cell.",
-    )
-    s_threshold: float = Field(
-        0.3, ge=0, le=1,
-        description="Foreground pixels with HSV saturation below this are dead (desaturated / pale) cells.",
-    )
-    cancer_hue: tuple[float, float] = Field(
-        (60.0, 180.0),
-        description="Hue range in degrees [low, high) of live cancer cells (green); other live hues are T cells (red).",
-    )
-    min_area: int = Field(
-        4, ge=1, description="Connected components smaller than this (px) are not counted as cells."
+    calibration_samples: int = Field(
+        16, ge=1, description="Samples whose images calibrate auto diameters and dataset thresholds."
     )
 
-    @model_validator(mode="after")
-    def _hue_order(self) -> "PseudoLabelParams":
-        lo, hi = self.cancer_hue
-        if not 0 <= lo < hi <= 360:
-            raise ValueError(f"cancer_hue must satisfy 0 <= low < high <= 360, got {self.cancer_hue}")
-        return self
+    @field_validator("threshold")
+    @classmethod
+    def _unit(cls, value: Any) -> Any:
+        if isinstance(value, float) and not 0 <= value <= 1:
+            raise ValueError(f"threshold must be dataset, image or a number in [0, 1], got {value}")
+        return value
 
 
 class PretrainParams(BaseModel):
@@ -50,8 +39,8 @@ class PretrainParams(BaseModel):
     pretrain: bool = Field(True, description="Pre-train on segmentation before encoding.")
     pretrain_on: Literal["pseudo", "truth"] = Field(
         "pseudo",
-        description="Segmentation targets: HSV pseudo-labels (no annotation needed) or the dataset's "
-        "truth masks (only when it has them).",
+        description="Segmentation targets: pseudo-labels of the dataset's object classes (no annotation needed) "
+        "or its truth masks (only when it has them, labelled 1..K in the order of its objects).",
     )
     optimizer: Literal["adam", "adamw", "sgd"] = Field(
         "adam",
@@ -78,7 +67,7 @@ class PretrainParams(BaseModel):
         description="Samples held out of pre-training and scored against truth masks when the dataset has them.",
     )
     pseudo_labels: PseudoLabelParams = Field(
-        default_factory=PseudoLabelParams, description="HSV pseudo-label thresholds (also used by the human-designed features)."
+        default_factory=PseudoLabelParams, description="Pseudo-label thresholds (also used by the human-designed features)."
     )
     weights: str | None = Field(
         None, description="Start from these weights (.safetensors or a torch state dict, loaded with weights_only=True)."
@@ -93,7 +82,7 @@ class UNetParams(PretrainParams):
     depth: int = Field(3, ge=1, le=6, description="Number of down-sampling steps (173 px -> 21 px bottleneck at depth 3).")
     decoder_tokens: bool = Field(
         True,
-        description="Tokens = pooled bottleneck + the pooled cell-type masks of the segmentation head (the "
+        description="Tokens = pooled bottleneck + the pooled object-class masks of the segmentation head (the "
         "U-Net's own area fractions; Grad-CAM reads those masks at full resolution); false = pooled bottleneck "
         "only (Grad-CAM reads the bottleneck).",
     )

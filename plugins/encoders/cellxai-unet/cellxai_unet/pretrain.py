@@ -1,11 +1,12 @@
-"""Segmentation pre-training of an encoder on HSV pseudo-labels or truth masks, and its scoring.
+"""Segmentation pre-training of an encoder on its object classes' pseudo-labels or truth masks, and its scoring.
 
 The paper trains for 100 iterations, batch 16, SGD lr 1e-4, weight decay 1e-4. From a
 random initialisation that optimiser barely moves a U-Net in 100 steps (the loss
 stays near its start), so the default here is Adam lr 1e-3 for 150 steps, which
 converges on the synthetic wells; the paper's setting stays one config line away.
 The loss is cross-entropy plus soft Dice over the cell classes, because cells cover
-a few percent of each image and cross-entropy alone learns "all background".
+a few percent of each image and cross-entropy alone learns "all background". The classes
+are background + the dataset's object classes; truth masks label them 1..K in that order.
 Training reads a fixed pool of ``train_samples`` samples once and draws random crops
 from it. When the dataset has truth masks, ``eval_wells`` samples are held out of
 training and scored, for the model and for the pseudo-labels themselves.
@@ -23,7 +24,6 @@ from cellxai_core.data import load_batch, truth_keys
 from cellxai_core.errors import UserError
 
 from .base import in_chunks
-from .hsv import CLASS_NAMES, pseudo_labels
 from .params import PretrainParams
 from .segmetrics import ConfusionCounter
 
@@ -55,7 +55,7 @@ def read_images(ctx: Any, indices: np.ndarray, with_masks: bool) -> tuple[torch.
     return torch.from_numpy(images).flatten(0, 1), torch.from_numpy(masks).flatten(0, 1)
 
 
-def read_pool(ctx: Any, pool: np.ndarray, on_truth: bool, settings: PretrainParams) -> tuple[torch.Tensor, torch.Tensor]:
+def read_pool(ctx: Any, model: Any, pool: np.ndarray, on_truth: bool) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (P*S, C, H, W) of the pre-training samples and their targets (P*S, H, W) uint8, read once.
 
     Reading a fixed pool once (instead of new samples every step) keeps pre-training cheap
@@ -65,8 +65,14 @@ def read_pool(ctx: Any, pool: np.ndarray, on_truth: bool, settings: PretrainPara
     for start in range(0, len(pool), 16):
         x, masks = read_images(ctx, pool[start : start + 16], with_masks=on_truth)
         images.append(x)
-        targets.append((masks if masks is not None else pseudo_labels(x, settings.pseudo_labels)).to(torch.uint8))
-    return torch.cat(images), torch.cat(targets)
+        targets.append((masks if masks is not None else model.pseudo_labels(x.to(model.finder.diameter.device)).cpu()).to(torch.uint8))
+    images_, targets_ = torch.cat(images), torch.cat(targets)
+    if on_truth and int(targets_.max()) >= model.n_classes:
+        raise UserError(
+            f"encoder '{model.name}': truth masks hold label {int(targets_.max())}, but the dataset declares "
+            f"{model.n_classes - 1} object class(es) ({', '.join(model.class_names[1:])}); pretrain_on: pseudo, or declare them"
+        )
+    return images_, targets_
 
 
 def _augment(
@@ -101,7 +107,7 @@ def pretrain_segmentation(model: Any, ctx: Any, settings: PretrainParams) -> dic
     train_idx, eval_idx = split_indices(len(ctx.dataset), settings.eval_wells, has_masks)
     rng = np.random.default_rng(settings.seed)
     pool = np.sort(rng.choice(train_idx, size=min(settings.train_samples, len(train_idx)), replace=False))
-    images, targets = read_pool(ctx, pool, on_truth, settings)
+    images, targets = read_pool(ctx, model, pool, on_truth)
 
     model.to(device).train()
     optimizer = make_optimizer(model.parameters(), settings)
@@ -131,16 +137,17 @@ def pretrain_segmentation(model: Any, ctx: Any, settings: PretrainParams) -> dic
 
 @torch.no_grad()
 def evaluate_segmentation(model: Any, ctx: Any, indices: np.ndarray, settings: PretrainParams) -> dict[str, float]:
-    """The paper's metrics per cell type for the model (``seg_*``) and the pseudo-labels (``pseudo_*``)."""
+    """The paper's metrics per object class for the model (``seg_*``) and the pseudo-labels (``pseudo_*``)."""
     device = torch.device(ctx.device)
-    model_counts, pseudo_counts = ConfusionCounter(len(CLASS_NAMES)), ConfusionCounter(len(CLASS_NAMES))
+    names = model.class_names
+    model_counts, pseudo_counts = ConfusionCounter(len(names)), ConfusionCounter(len(names))
     step = max(1, settings.batch_size // max(1, int(getattr(ctx.dataset, "set_size", 1) or 1)))
     for start in range(0, len(indices), step):
         images, masks = read_images(ctx, indices[start : start + step], with_masks=True)
         images = images.to(device)
-        model_counts.update(in_chunks(model.segment, images).argmax(dim=1), masks)
-        pseudo_counts.update(pseudo_labels(images, settings.pseudo_labels), masks)
-    out = {f"seg_{k}": v for k, v in model_counts.metrics(CLASS_NAMES).items()}
-    out.update({f"pseudo_{k}": v for k, v in pseudo_counts.metrics(CLASS_NAMES).items()})
+        model_counts.update(in_chunks(model.segment, images).argmax(dim=1), masks.clamp_max(len(names) - 1))
+        pseudo_counts.update(model.pseudo_labels(images), masks.clamp_max(len(names) - 1))
+    out = {f"seg_{k}": v for k, v in model_counts.metrics(names).items()}
+    out.update({f"pseudo_{k}": v for k, v in pseudo_counts.metrics(names).items()})
     out["eval_samples"] = float(len(indices))
     return out

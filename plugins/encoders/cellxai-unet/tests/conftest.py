@@ -10,10 +10,17 @@ import pytest
 
 from cellxai_core.context import RunContext
 from cellxai_core.data import Sample
+from cellxai_core.datasets.objects import parse_objects
 from cellxai_core.progress import progress
 
 COLORS = {1: (0.15, 0.85, 0.2), 2: (0.9, 0.15, 0.1), 3: (0.75, 0.72, 0.7)}  # cancer green, T red, dead pale
 RADII = {1: 5, 2: 3, 3: 4}
+# what a user declares for such wells (diameters left to the estimate)
+OBJECTS = parse_objects([
+    {"name": "cancer", "hue": [60, 180], "saturation": [0.3, 1]},
+    {"name": "t_cell", "label": "T cell", "hue": [300, 60], "saturation": [0.3, 1]},
+    {"name": "dead", "saturation": [0, 0.3]},
+])
 
 
 def paint_image(counts: dict[int, int], size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +56,7 @@ class PaintedWells:
     channels = ("R", "G", "B")
     set_axis = "time"
     truth_keys = ("program", "mask", "counts")
+    objects = OBJECTS
 
     def __init__(self, n: int = 8, size: int = 64, days: int = 5, seed: int = 0) -> None:
         self.n, self.size, self.set_size, self.seed = n, size, days, seed

@@ -3,11 +3,16 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from cellxai_core.errors import UserError
+from cellxai_core.errors import DataError, UserError
 from cellxai_unet.resnet import ResNet18Encoder, ResNet34Encoder
 from cellxai_unet.unet import UNetEncoder
 
-TINY = dict(base_channels=4, depth=2)
+COLOUR = [
+    {"name": "cancer", "hue": [60, 180], "saturation": [0.3, 1]},
+    {"name": "t_cell", "label": "T cell", "hue": [300, 60], "saturation": [0.3, 1]},
+    {"name": "dead", "saturation": [0, 0.3]},
+]
+TINY = dict(base_channels=4, depth=2, objects=COLOUR)
 
 
 @pytest.mark.parametrize("decoder_tokens, out_dim, cam_hw", [(True, 16 + 3, (37, 45)), (False, 16, (9, 11))])
@@ -72,7 +77,8 @@ def test_pretrain_on_truth_needs_masks(wells_factory, context_of):
     model = UNetEncoder(in_channels=3, iterations=2, pretrain_on="truth", **TINY)
     with pytest.raises(UserError, match="no truth masks"):
         model.pretrain(context_of(ds))
-    assert UNetEncoder(in_channels=3, pretrain=False, **TINY).pretrain(context_of(ds)) == {}
+    calibrated = UNetEncoder(in_channels=3, pretrain=False, **TINY).pretrain(context_of(ds))
+    assert set(calibrated) == {f"{q}_{n}" for q in ("diameter", "threshold") for n in ("cancer", "t_cell", "dead")}
 
 
 def test_weights_round_trip_and_mismatch(tmp_path):
@@ -95,10 +101,11 @@ def test_resnet_encoders(cls, channels):
     model = cls(in_channels=channels)
     x = torch.rand(2, channels, 64, 64)
     assert model(x).shape == (2, 512) and model.out_dim == 512
-    assert model.segment(x).shape == (2, 4, 64, 64)
+    assert model.segment(x).shape == (2, 2, 64, 64)
     assert model.cam_layer is model.trunk.layer4[-1]
     assert model.name == f"resnet{cls.depth}"
-    assert len(model.handcrafted_names) == (18 if channels == 3 else 0)  # HSV features need colour
+    assert model.class_names == ["background", "object"]  # no objects given: one class in channel 0
+    assert model.handcrafted_names[:3] == ["object_area", "object_count", "object_intensity"]
 
 
 def test_resnet_accepts_plain_torchvision_weights(tmp_path):
@@ -121,13 +128,11 @@ def test_handcrafted_through_the_encoder(painted):
 
 
 def test_pretrain_on_truth_reads_the_masks(wells_factory, context_of, monkeypatch):
-    import cellxai_unet.pretrain as pretrain
-
     ds = wells_factory(n=4, size=48)
-    original = pretrain.pseudo_labels
-    calls = []
-    monkeypatch.setattr(pretrain, "pseudo_labels", lambda *a, **k: calls.append(1) or original(*a, **k))
     model = UNetEncoder(in_channels=3, iterations=2, batch_size=4, pretrain_on="truth", eval_wells=1, **TINY)
+    original = model.pseudo_labels
+    calls = []
+    monkeypatch.setattr(model, "pseudo_labels", lambda *a, **k: calls.append(1) or original(*a, **k))
     metrics = model.pretrain(context_of(ds))
     assert "seg_dc_cancer" in metrics
     assert len(calls) == 1  # only to score the pseudo-labels on the held-out well, not to train
@@ -143,3 +148,52 @@ def test_cell_type_masks_are_hard_in_value_and_soft_in_gradient():
     assert torch.allclose(masks, expected, atol=1e-6)
     masks.sum().backward()
     assert logits.grad.abs().sum() > 0
+
+
+def test_colour_classes_need_rgb_images():
+    with pytest.raises(DataError, match="hue / saturation.*1 channel"):
+        UNetEncoder(in_channels=1, **TINY)
+    with pytest.raises(UserError, match="no channel 'DAPI' among a, b"):
+        UNetEncoder(in_channels=2, channels=("a", "b"), objects=[{"name": "nucleus", "channel": "DAPI"}], **dict(base_channels=4, depth=2))
+
+
+@pytest.mark.parametrize("n_channels", [1, 2, 4])
+def test_grey_and_many_channel_images_pretrain_and_encode(n_channels, context_of):
+    """Any channel count: segmentation classes = background + the declared objects (channel classes)."""
+    from cellxai_core.data import Sample
+
+    class Stains:
+        set_axis, set_size, image_size = "image", 1, (48, 48)
+        names = ("dapi", "actin", "tubulin", "marker")[:n_channels]
+        channels = names
+        objects = [{"name": "nucleus", "channel": "dapi", "diameter": "auto"}] + (
+            [{"name": "cell", "channel": 1, "diameter": 16}] if n_channels > 1 else [])
+
+        def __len__(self):
+            return 6
+
+        def __getitem__(self, i):
+            rng = np.random.default_rng([n_channels, i])
+            image = np.zeros((n_channels, 48, 48), np.float32)
+            yy, xx = np.mgrid[:48, :48]
+            for cy, cx in rng.integers(-2, 3, (4, 2)) + [(12, 12), (12, 36), (36, 12), (36, 36)]:
+                disc = (yy - cy) ** 2 + (xx - cx) ** 2
+                image[0][disc <= 16] = 0.8
+                if n_channels > 1:
+                    image[1][disc <= 49] = 0.5
+            image += rng.normal(0, 0.02, image.shape).astype(np.float32)
+            return Sample(f"s{i}", image.clip(0, 1)[None], self.names, "image")
+
+    ds = Stains()
+    model = UNetEncoder(in_channels=n_channels, channels=ds.names, objects=ds.objects, iterations=3, batch_size=2,
+                        base_channels=4, depth=2)
+    metrics = model.pretrain(context_of(ds))
+    assert model.n_classes == 1 + len(ds.objects) and "pretrain_loss_last" in metrics
+    assert 6 <= metrics["diameter_nucleus"] <= 12  # discs of radius 4: 9 px
+    x = torch.from_numpy(np.stack([ds[i].images for i in range(2)]))
+    assert model(x.flatten(0, 1)).shape == (2, model.out_dim)
+    feats = model.handcrafted(x)
+    names = model.handcrafted_names
+    assert feats.shape == (2, 1, len(names)) and "nucleus_count" in names
+    assert ("cell_area" in names) == (n_channels > 1)
+    assert feats[:, 0, names.index("nucleus_count")].tolist() == [4, 4]

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import cellxai_core as cx
+from cellxai_core import schema
 from cellxai_core.registry import get_registry
 
 
@@ -30,7 +31,10 @@ def test_microwell_pipeline_recovers_the_programs(tmp_path):
     assert adjusted_rand_score(truth, run.labels) >= 0.9  # AP chose the number of clusters itself
     assert len(set(run.labels.tolist())) == 4
     names = run.store.attrs("features/handcrafted")["names"]
-    assert names[:3] == ["cancer_area", "t_cell_area", "dead_area"]
+    assert names[:3] == ["cancer_area", "t_cell_area", "dead_area"]  # the microwell's own names, as before
+    recorded = {o["name"]: o for o in schema.objects(run.store)}
+    assert list(recorded) == ["cancer", "t_cell", "dead"] and recorded["t_cell"]["label"] == "T cell"
+    assert run.store.attrs("features/aux/density")["names"] == ["cancer", "t_cell", "dead"]
     assert run.array("features/handcrafted").shape == (48, 5, len(names))
     density = run.array("features/aux/density")
     assert density.shape == (48, 5, 3)

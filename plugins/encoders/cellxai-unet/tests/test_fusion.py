@@ -4,9 +4,11 @@ import torch
 
 from cellxai_core.errors import UserError
 from cellxai_unet.fusion import TemporalAttentionFusion
-from cellxai_unet.handcrafted import HANDCRAFTED_NAMES, temporal_features
+from cellxai_unet.handcrafted import feature_names, temporal_features
 
-S, D, F = 5, 6, len(HANDCRAFTED_NAMES)
+OBJECTS = ["tumour", "killer", "debris"]  # any names: the fusion takes them from the feature columns
+NAMES = feature_names(OBJECTS)
+S, D, F = 5, 6, len(NAMES)
 
 
 def toy_wells(n: int = 96, seed: int = 0):
@@ -19,14 +21,15 @@ def toy_wells(n: int = 96, seed: int = 0):
     area = level + days * np.stack([direction * 0.06, -direction * 0.03, np.full(n, 0.02)], 1)[:, None, :]
     area += rng.normal(0, 0.002, area.shape)
     counts = area * 300 + rng.normal(0, 0.5, area.shape)
-    side = temporal_features(torch.from_numpy(np.concatenate([area, counts], 2)).float()).numpy()
+    brightness = rng.uniform(0.5, 0.9, area.shape)
+    side = temporal_features(torch.from_numpy(np.concatenate([area, counts, brightness], 2)).float()).numpy()
     tokens = np.concatenate([area @ rng.normal(size=(3, D)), rng.normal(size=(n, S, D)) * 0.1], 2)[..., :D]
     return tokens.astype(np.float32), side.astype(np.float32), program
 
 
 def build(**params):
     params.setdefault("epochs", 60)
-    return TemporalAttentionFusion(token_dim=D, side_dim=F, set_size=S, **params)
+    return TemporalAttentionFusion(token_dim=D, side_dim=F, set_size=S, side_names=NAMES, **params)
 
 
 def test_shapes_and_attention_weights():
@@ -53,9 +56,9 @@ def test_temporal_switch_makes_order_matter():
 def test_ablation_switches_change_the_inputs():
     tokens, side = torch.rand(4, S, D), torch.rand(4, S, F)
     other_trend = side.clone()
-    other_trend[..., 6:] += 1.0  # only the change / slope columns
+    other_trend[..., 9:] += 1.0  # only the change / slope columns
     other_days = side.clone()
-    other_days[..., :6] += 1.0  # only the per-day area / count columns
+    other_days[..., :9] += 1.0  # only the per-day area / count / intensity columns
     train = toy_wells(16)[:2]
     no_hand = build(use_handcrafted=False)
     no_hand.fit(*train)
@@ -89,8 +92,8 @@ def test_fit_learns_densities_and_trends_and_auxiliary_is_in_density_units():
     aux = fusion.auxiliary(torch.from_numpy(tokens), torch.from_numpy(side))
     assert aux["density"].shape == (len(tokens), S, 3) and aux["trend"].shape == (len(tokens), 3)
     assert np.abs(aux["density"].detach().numpy() - side[..., :3]).mean() < 0.01
-    assert np.corrcoef(aux["trend"][:, 0].detach().numpy(), side[:, 0, 12])[0, 1] > 0.95
-    assert list(fusion.auxiliary_names) == ["density", "trend"]
+    assert np.corrcoef(aux["trend"][:, 0].detach().numpy(), side[:, 0, NAMES.index("tumour_area_slope")])[0, 1] > 0.95
+    assert fusion.auxiliary_names == {"density": OBJECTS, "trend": OBJECTS}
 
 
 def test_fused_vector_separates_rising_from_falling_wells():
@@ -117,6 +120,15 @@ def test_fit_is_deterministic_and_state_dict_rebuilds_it():
     rebuilt.eval()
     assert torch.equal(a(x, s), rebuilt(x, s))
     assert torch.equal(a.auxiliary(x, s)["trend"], rebuilt.auxiliary(x, s)["trend"])
+
+
+def test_object_classes_come_from_the_side_names():
+    one = feature_names(["nucleus"])
+    fusion = TemporalAttentionFusion(token_dim=D, side_dim=len(one), set_size=S, side_names=one, epochs=5)
+    assert fusion.auxiliary_names["density"] == ["nucleus"] and fusion.out_dim == 1 + S
+    tokens, side, _ = toy_wells(16)
+    fusion.fit(tokens, side[..., [NAMES.index(n.replace("nucleus", "tumour")) for n in one]])
+    assert fusion.auxiliary(torch.from_numpy(tokens), torch.from_numpy(side[..., :len(one)]))["density"].shape == (16, S, 1)
 
 
 def test_fit_without_density_features_is_a_user_error():

@@ -4,8 +4,9 @@ import pytest
 import torch
 
 from cellxai_core.errors import DataError
-from cellxai_unet.hsv import CELL_TYPES, otsu_thresholds, pseudo_labels, rgb_to_hsv, top_hat
+from cellxai_unet.hsv import as_rgb, otsu_thresholds, rgb_to_hsv, top_hat
 from cellxai_unet.params import PseudoLabelParams
+from cellxai_unet.pseudo import ObjectFinder
 from cellxai_unet.segmetrics import ConfusionCounter
 
 
@@ -43,35 +44,51 @@ def test_top_hat_removes_smooth_background():
 
 
 def test_pseudo_labels_dice_on_painted_wells(painted):
+    finder = ObjectFinder(painted.objects, painted.channels)
     counter = ConfusionCounter(4)
     for i in range(4):
         sample = painted[i]
-        labels = pseudo_labels(torch.from_numpy(sample.images))
-        counter.update(labels, torch.from_numpy(sample.truth["mask"]))
-    metrics = counter.metrics(("background",) + CELL_TYPES)
-    for cell in CELL_TYPES:
+        counter.update(finder.labels(torch.from_numpy(sample.images)), torch.from_numpy(sample.truth["mask"]))
+    metrics = counter.metrics(["background", *finder.names])
+    for cell in finder.names:
         assert metrics[f"dc_{cell}"] >= 0.85, (cell, metrics[f"dc_{cell}"])
 
 
-def test_thresholds_can_be_overridden(painted):
+def test_thresholds_can_be_set_per_image_or_fixed(painted):
     images = torch.from_numpy(painted[0].images)
-    assert pseudo_labels(images, PseudoLabelParams(v_threshold=1.0)).max() == 0
-    everything_dead = pseudo_labels(images, PseudoLabelParams(s_threshold=1.0))
-    assert set(everything_dead.unique().tolist()) <= {0, 3}
-    swapped = pseudo_labels(images, PseudoLabelParams(cancer_hue=(300.0, 360.0)))
-    default = pseudo_labels(images)
-    assert ((default == 1) & (swapped != 2)).sum() == 0  # green cells become "other hue" = T cells
+    assert ObjectFinder(painted.objects, painted.channels, PseudoLabelParams(threshold=1.0)).labels(images).max() == 0
+    per_image = ObjectFinder(painted.objects, painted.channels, PseudoLabelParams(threshold="image")).labels(images)
+    truth = torch.from_numpy(painted[0].truth["mask"])
+    cancer, found = truth == 1, per_image == 1  # a class in every image: Otsu per image finds it
+    assert 2 * (cancer & found).sum() / (cancer.sum() + found.sum()) > 0.85
+    assert not ObjectFinder(painted.objects, painted.channels, PseudoLabelParams(threshold="image")).calibrate(images).get(
+        "threshold_cancer")  # nothing to calibrate but the diameters
 
 
-def test_non_rgb_images_are_a_data_error():
+def test_classes_are_painted_later_over_earlier():
+    """A nucleus declared after its cell wins where both are bright (the truth convention 1 cell, 2 nucleus)."""
+    image = torch.zeros(1, 2, 40, 40)
+    image[0, 0, 5:35, 5:35] = 0.6  # cell body in channel 0
+    image[0, 1, 15:25, 15:25] = 0.9  # nucleus in channel 1
+    objects = [{"name": "cell", "channel": 0, "diameter": 30}, {"name": "nucleus", "channel": 1, "diameter": 10}]
+    from cellxai_core.datasets.objects import parse_objects
+
+    finder = ObjectFinder(parse_objects(objects), ("actin", "dapi"), PseudoLabelParams(threshold=0.3))
+    labels = finder.labels(image)[0]
+    assert labels[20, 20] == 2 and labels[8, 8] == 1 and labels[0, 0] == 0
+    area = finder.measure(image)[0, :2]
+    assert abs(float(area[0]) - 900 / 1600) < 0.02 and abs(float(area[1]) - 100 / 1600) < 0.01  # each on its own mask
+
+
+def test_colour_needs_rgb():
     with pytest.raises(DataError, match="3 channels"):
-        pseudo_labels(torch.zeros(1, 1, 8, 8))
-    with pytest.raises(ValueError, match="cancer_hue"):
-        PseudoLabelParams(cancer_hue=(200, 100))
+        as_rgb(torch.zeros(1, 1, 8, 8))
+    with pytest.raises(ValueError, match="threshold"):
+        PseudoLabelParams(threshold=2.0)
 
 
 def test_separable_square_max_equals_max_pool():
-    from cellxai_unet.hsv import _square_max
+    from cellxai_unet.hsv import square_max as _square_max
 
     x = torch.rand(2, 1, 23, 31)
     for r in (1, 2, 5, 8):

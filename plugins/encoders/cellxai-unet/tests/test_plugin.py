@@ -13,10 +13,14 @@ def test_registers_encoders_and_fusion():
     with use_plugins(plugin) as reg:
         assert {"unet", "resnet18", "resnet34"} <= set(reg.names("encoder"))
         assert reg.names("fusion") == ["temporal-attention"]
-        encoder = load_component("encoder", "unet", registry=reg, base_channels=4, depth=2, in_channels=3)
-        assert encoder.out_dim == 16 + 3
-        fusion = load_component("fusion", "temporal-attention", registry=reg, token_dim=20, side_dim=18, set_size=5)
-        assert fusion.out_dim == 3 + 15
+        objects = [{"name": "nucleus", "channel": "dapi"}, {"name": "cell", "channel": "actin"}]
+        encoder = load_component("encoder", "unet", registry=reg, base_channels=4, depth=2, in_channels=3,
+                                 objects=objects, channels=("vimentin", "actin", "dapi"))
+        assert encoder.out_dim == 16 + 2 and encoder.finder.channel == [2, 1]
+        names = encoder.handcrafted_names
+        fusion = load_component("fusion", "temporal-attention", registry=reg, token_dim=20, side_dim=len(names), set_size=5,
+                                side_names=names)
+        assert fusion.out_dim == 2 + 2 * 5 and fusion.auxiliary_names["trend"] == ["nucleus", "cell"]
         with pytest.raises(ConfigError, match="divisible"):
             load_component("fusion", "temporal-attention", registry=reg, heads=3, dim=32, token_dim=4, set_size=5)
         with pytest.raises(ConfigError, match="unknown parameter"):

@@ -1,7 +1,7 @@
-"""Per-sample measurements a biologist reads: density of each cell type on each day, and its trend.
+"""Per-sample measurements a biologist reads: density of each object class on each day, and its trend.
 
-Taken from the human-designed features (measured on the images: ``<cell>_density`` or
-``<cell>_area`` columns of ``features/handcrafted``), else from the temporal fusion's
+Taken from the human-designed features (measured on the images: ``<object>_density`` or
+``<object>_area`` columns of ``features/handcrafted``), else from the temporal fusion's
 auxiliary density heads (``features/aux/density``), else from whatever per-image
 human-designed features the run has. The trend is the least-squares slope per set step
 (per day for time-lapse wells) of the same values, so plot and number always agree.
@@ -24,7 +24,7 @@ DERIVED_SUFFIXES = ("_change", "_slope")
 @dataclass
 class Profiles:
     values: np.ndarray  # (N, S, F)
-    names: list[str]  # display names of the F measures (e.g. "cancer", "T cell")
+    names: list[str]  # display names of the F measures: the object classes' labels (schema.objects)
     unit: str  # what the numbers are, for axis labels
     source: str  # which store array they come from
 
@@ -54,19 +54,24 @@ class Profiles:
         return self.values.mean(axis=1)
 
 
-def display_name(column: str) -> str:
-    """``t_cell_area`` -> ``T cell``; ``cancer_density`` -> ``cancer``."""
+def display_name(column: str, labels: dict[str, str] | None = None) -> str:
+    """``t_cell_area`` -> the object's label from the run (``T cell``), else the name with spaces."""
     for suffix in DENSITY_SUFFIXES:
         if column.endswith(suffix):
             column = column[: -len(suffix)]
             break
-    name = column.replace("_", " ").strip()
-    return "T" + name[1:] if name.startswith("t ") else name
+    return (labels or {}).get(column) or column.replace("_", " ").strip()
+
+
+def object_labels(src: ReportSource) -> dict[str, str]:
+    """Object name -> label, as the encoder recorded them (root attr ``objects``)."""
+    return {str(o.get("name")): str(o.get("label") or o.get("name")) for o in schema.objects(src.store)}
 
 
 def load_profiles(src: ReportSource) -> Profiles | None:
     """The best per-image measurements the run has, or None."""
     density = schema.aux("density")
+    labels = object_labels(src)
     if src.has(schema.HANDCRAFTED):
         names = [str(n) for n in src.attrs(schema.HANDCRAFTED).get("names", [])]
         values = src.read(schema.HANDCRAFTED)
@@ -75,11 +80,11 @@ def load_profiles(src: ReportSource) -> Profiles | None:
                 cols = [j for j, n in enumerate(names) if n.endswith(suffix) and not n.endswith(DERIVED_SUFFIXES)]
                 if cols:
                     unit = "area fraction" if suffix == "_area" else "density"
-                    return Profiles(values[:, :, cols], [display_name(names[j]) for j in cols], unit, schema.HANDCRAFTED)
+                    return Profiles(values[:, :, cols], [display_name(names[j], labels) for j in cols], unit, schema.HANDCRAFTED)
     if src.has(density):
         values = src.read(density)
         names = [str(n) for n in src.attrs(density).get("names", [])] or [f"type {j}" for j in range(values.shape[2])]
-        return Profiles(values, [display_name(n) for n in names], "predicted density", density)
+        return Profiles(values, [display_name(n, labels) for n in names], "predicted density", density)
     if src.has(schema.HANDCRAFTED):
         names = [str(n) for n in src.attrs(schema.HANDCRAFTED).get("names", [])]
         values = src.read(schema.HANDCRAFTED)
