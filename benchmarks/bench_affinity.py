@@ -71,7 +71,8 @@ def worker(impl: str, data: Path, max_iter: int, out: Path) -> None:
         res = affinity_propagation(inp, damping=DAMPING, max_iter=max_iter, random_state=SEED, device="cpu")
         centers, labels, n_iter, converged = res.cluster_centers_indices, res.labels, res.n_iter, res.converged
     else:  # ours from features
-        ap = AffinityPropagation(damping=DAMPING, max_iter=max_iter, random_state=SEED, device="cpu", reduce="none", neighbors=0)
+        ap = AffinityPropagation(damping=DAMPING, max_iter=max_iter, random_state=SEED, device="cpu", reduce="none", neighbors=0,
+                                 preference_rule="median")  # the median preference, as scikit-learn (no silhouette sweep)
         ap.fit(inp)
         centers, labels, n_iter, converged = ap.cluster_centers_indices_, ap.labels_, ap.n_iter_, ap.converged_
     seconds = time.perf_counter() - t0

@@ -28,6 +28,11 @@ import torch
 
 from .similarity import row_blocks
 
+try:  # imported with the module, not inside a timed fit: numba and the cached kernel take ~0.5 s to load
+    from .kernel import sweep_rows
+except ImportError:  # pragma: no cover - numba missing: the torch block ops
+    sweep_rows = None
+
 
 @dataclass
 class PropagationResult:
@@ -46,6 +51,7 @@ def propagate(
     convergence_iter: int,
     block_rows: int,
     n_threads: int = 1,
+    compiled: bool | None = None,
 ) -> PropagationResult:
     """Run the message passing on ``S`` (preference and noise already in place; S is not modified).
 
@@ -53,14 +59,16 @@ def propagate(
     torch single-threaded inside: one barrier per sweep instead of OpenMP's one per tensor
     op (small ops get 10-100x slower when a core is busy elsewhere). The row groups and the order of
     the column-sum reduction do not depend on ``n_threads``, so neither do the results.
+    ``compiled`` (default: on CPU) runs each group as one fused loop (:mod:`.kernel`) instead of torch ops.
     """
     n = S.shape[0]
     dev = S.device
+    compiled = dev.type == "cpu" and sweep_rows is not None if compiled is None else compiled
     R = torch.zeros_like(S)
     A = torch.zeros_like(S)
     groups = _row_groups(n, block_rows)
     padded = -(-n // CHUNK) * CHUNK
-    work = [torch.full((min(block_rows, n), padded), float("-inf"), dtype=S.dtype, device=dev) for _ in groups]
+    work = [] if compiled else [torch.full((min(block_rows, n), padded), float("-inf"), dtype=S.dtype, device=dev) for _ in groups]
     colsum = torch.zeros(n, dtype=S.dtype, device=dev)  # sum_i Rp_ij of the previous sweep
     ceiling = torch.zeros(n, dtype=S.dtype, device=dev)  # min(colsum, 0)
     colsum_parts = torch.zeros((len(groups), n), dtype=torch.float64, device=dev)
@@ -69,7 +77,15 @@ def propagate(
     history = torch.zeros((n, convergence_iter), dtype=torch.bool, device=dev)
     step = float(1.0 - damping)  # lerp(old, new, step) = damping * old + (1 - damping) * new
 
+    if compiled:
+        views = [x.numpy() for x in (R, A, S, colsum, ceiling)]
+        rows = [np.arange(g[0][0], g[-1][1]) for g in groups]
+        outs = (diag_r.numpy(), exemplar.numpy())
+
     def sweep_group(g: int, finish_a: bool, compute_r: bool) -> None:
+        if compiled:
+            sweep_rows(*views, rows[g], step, finish_a, compute_r, colsum_parts[g].numpy(), *outs)
+            return
         part = colsum_parts[g]
         for r0, r1 in groups[g]:
             Rb, Ab, Sb, t_pad = R[r0:r1], A[r0:r1], S[r0:r1], work[g][: r1 - r0]
