@@ -95,7 +95,7 @@ class ImageFolder(RegionReader):
             source_names = [str(i) for i in range(first.shape[0])] if channel_map else source_names
         self._pick, names = select_channels(source_names, channels, channel_map, where)
         self._dtype = first.dtype
-        self._files = FileRegions(keep=len(self.grouping.groups[0].paths))
+        self._files = FileRegions(keep=2 * len(self.grouping.groups[0].paths))
         self._shapes = [g[0].shape[1:] for g in infos]
         n_set = len(self.grouping.groups[0].paths)
         if self.set_axis == "channel":

@@ -173,13 +173,15 @@ class FileRegions:
     tifffile's Zarr view, so only the strips / tiles a region touches are decoded. Other
     formats (PNG, JPEG) cannot be read in regions: each is decoded whole once, kept in its
     own dtype (uint8 / uint16, never float), and the ``keep`` most recent files stay open so
-    consecutive tiles of a file do not decode it again.
+    consecutive tiles of a file do not decode it again (readers keep two samples' files, so
+    read-ahead threads crossing from one file to the next do not evict each other).
     """
 
     def __init__(self, keep: int = 1) -> None:
         self.keep = max(1, keep)
         self._open: OrderedDict[Path, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._opening: dict[Path, threading.Lock] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # open files and decoded pixels stay in their process
         return {"keep": self.keep}
@@ -187,18 +189,31 @@ class FileRegions:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["keep"])  # type: ignore[misc]
 
-    def _entry(self, path: Path) -> Any:
+    def _cached(self, path: Path) -> Any:
         with self._lock:
             if path in self._open:
                 self._open.move_to_end(path)
                 return self._open[path]
-        entry = _open_tiff(path) if _is_tiff(path) else ("opencv", _opencv_decode(path))
+            return None
+
+    def _entry(self, path: Path) -> Any:
+        """The open file, opened (or decoded) once even when read-ahead threads ask for it together."""
+        entry = self._cached(path)
+        if entry is not None:
+            return entry
         with self._lock:
-            self._open[path] = entry
-            while len(self._open) > self.keep:
-                _, old = self._open.popitem(last=False)
-                if old[0] == "tiff" and old[4] is not None:
-                    old[4].close()
+            opening = self._opening.setdefault(path, threading.Lock())
+        with opening:
+            entry = self._cached(path)
+            if entry is None:
+                entry = _open_tiff(path) if _is_tiff(path) else ("opencv", _opencv_decode(path))
+                with self._lock:
+                    self._open[path] = entry
+                    self._opening.pop(path, None)
+                    while len(self._open) > self.keep:
+                        _, old = self._open.popitem(last=False)
+                        if old[0] == "tiff" and old[4] is not None:
+                            old[4].close()
         return entry
 
     def read(self, path: Path, ys: slice, xs: slice) -> np.ndarray:

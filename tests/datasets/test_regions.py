@@ -90,8 +90,24 @@ def test_png_is_decoded_once_for_all_its_tiles(tmp_path: Path, monkeypatch) -> N
     for i in range(len(ds)):
         ds[i]
     assert calls == ["a.png", "b.png"]
+    for i in range(len(ds)):  # both files stay decoded: a second pass decodes nothing
+        ds[i]
+    assert calls == ["a.png", "b.png"]
     cached = ds._files._open  # kept in the file's own dtype, not float
     assert all(entry[1].dtype == np.uint8 for entry in cached.values())
+
+
+def test_read_ahead_threads_decode_a_png_once(tmp_path: Path, monkeypatch) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    cv2.imwrite(str(tmp_path / "a.png"), RNG.integers(0, 256, (256, 256), dtype=np.uint8))
+    decode = imageio._opencv_decode
+    calls: list[str] = []
+    monkeypatch.setattr(imageio, "_opencv_decode", lambda path: calls.append(path.name) or decode(path))
+    ds = ImageFolder(str(tmp_path), tile=32)
+    with ThreadPoolExecutor(4) as pool:
+        samples = list(pool.map(ds.__getitem__, range(len(ds))))
+    assert calls == ["a.png"] and len(samples) == 64
 
 
 def test_large_image_without_tile_is_refused_with_a_hint(tmp_path: Path) -> None:
