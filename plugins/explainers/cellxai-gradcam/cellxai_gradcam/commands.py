@@ -21,7 +21,7 @@ def add_commands(cli: typer.Typer) -> None:
         set_: List[str] = typer.Option([], "--set", help="faithfulness parameter: key=value"),
         fmt: str = typer.Option("summary", "--format", "-f", help="summary (the headline numbers) | json (the full record)"),
     ) -> None:
-        """Measure whether the Grad-CAM maps are faithful (deletion AUC, pointing game, randomisation)."""
+        """Can the Grad-CAM maps be trusted? Deletion / insertion vs random maps, localisation, sparseness, randomisation: a verdict each."""
         from cellxai_core.config import apply_overrides
         from cellxai_core.pipeline import explain_run
 
@@ -29,18 +29,22 @@ def add_commands(cli: typer.Typer) -> None:
         if fmt == "json":
             typer.echo(json.dumps(attrs, indent=2, default=str))
             return
-        typer.echo(f"{run_dir}: faithfulness of the Grad-CAM maps ({run_dir}/store.zarr/explanations/faithfulness)")
-        for key, value in _headline(attrs):
-            typer.echo(f"  {key}: {value:.4g}" if isinstance(value, float) else f"  {key}: {value}")
+        typer.echo(f"{run_dir}: can the Grad-CAM maps be trusted? ({run_dir}/store.zarr/explanations/faithfulness, "
+                   f"{attrs.get('n_samples', '?')} samples)")
+        for line in verdict_table(attrs.get("verdicts") or []):
+            typer.echo(line)
         typer.echo("  (--format json for every number)")
 
 
-def _headline(attrs: dict, prefix: str = "") -> list[tuple[str, object]]:
-    """The scalar numbers of the record, nested keys joined with dots, at most 20."""
-    out: list[tuple[str, object]] = []
-    for key, value in attrs.items():
-        if isinstance(value, dict):
-            out += _headline(value, f"{prefix}{key}.")
-        elif isinstance(value, (int, float, str)) and len(str(value)) < 60:
-            out.append((f"{prefix}{key}", value))
-    return out[:20]
+def verdict_table(rows: list[dict]) -> list[str]:
+    """One line per verdict: PASS / FAIL / n/a, the check, its value, p and threshold."""
+    lines = [f"  {'verdict':7} {'check':46} {'value':>7} {'p':>8}  threshold"]
+    for row in rows:
+        verdict = {True: "PASS", False: "FAIL"}.get(row.get("passed"), "n/a")
+        p = row.get("p")
+        value = row.get("value")
+        lines.append(f"  {verdict:7} {row['check'][:46]:46} {value:7.3f} {('-' if p is None else f'{p:.1e}'):>8}  {row['threshold']}"
+                     if isinstance(value, float) else f"  {verdict:7} {row['check']}")
+        if row.get("passed") is not True:
+            lines.append(f"  {'':7} {row.get('why', '')}")
+    return lines

@@ -22,6 +22,21 @@ from scipy.stats import percentileofscore
 from .profiles import CellProfiles
 
 MEASURES = ("trend", "density")  # comparison ties go to the trend, the paper's emphasis
+CI_LEVEL, CI_RESAMPLES, CI_SEED = 0.95, 999, 0  # percentile bootstrap of a cluster's median, seeded
+
+
+def median_ci(values: np.ndarray) -> list[float]:
+    """95 % percentile-bootstrap interval of the median of ``values`` (one well: the value itself)."""
+    values = np.asarray(values, dtype=float)
+    values = values[np.isfinite(values)]
+    if len(values) < 2 or np.ptp(values) == 0:
+        v = float(values[0]) if len(values) else float("nan")
+        return [v, v]
+    from scipy.stats import bootstrap
+
+    res = bootstrap((values,), np.median, confidence_level=CI_LEVEL, n_resamples=CI_RESAMPLES, method="percentile",
+                    vectorized=True, axis=-1, rng=np.random.default_rng(CI_SEED))
+    return [float(res.confidence_interval.low), float(res.confidence_interval.high)]
 
 
 @dataclass(frozen=True)
@@ -66,10 +81,12 @@ def describe_clusters(
     """One description per cluster (labels >= 0, ascending): statements and comparisons.
 
     A description is JSON-ready: ``{"cluster", "n", "statements": [{"cell_type",
-    "measure", "word", "value", "median"}], "comparison": [{"cell_type", "measure",
+    "measure", "word", "value", "median", "ci"}], "comparison": [{"cell_type", "measure",
     "direction", "trend_word", "score"}]}``. ``value`` is the percentile rank (density)
     or the relative change over the course (trend); ``median`` the cluster's median in
-    feature units (mean density; slope per step).
+    feature units (mean density; slope per step); ``ci`` the 95 % bootstrap interval of
+    the cluster's median relative change (trend) or median density (density). An object
+    class that no well of the cluster contains gets one ``absent`` statement instead.
     """
     labels = np.asarray(labels)
     if labels.shape[0] != profiles.density.shape[0]:
@@ -85,15 +102,20 @@ def describe_clusters(
     out = []
     for i, k in enumerate(clusters):
         statements = []
+        members = labels == k
+        absent = [bool(np.nanmax(np.abs(profiles.density[members, c]), initial=0.0) <= 0) for c in range(len(profiles.cell_types))]
         for c, cell in enumerate(profiles.cell_types):
-            if "trend" in medians:
+            if "trend" in medians and not absent[c]:
                 r = float(medians["trend"][i, c])
                 slope = r * _level(profiles, c) / (profiles.set_size - 1)
-                statements.append(_statement(cell, "trend", trend_word(r, th), r, slope))
+                statements.append(_statement(cell, "trend", trend_word(r, th), r, slope, median_ci(rel[members, c])))
         for c, cell in enumerate(profiles.cell_types):
             med = float(medians["density"][i, c])
+            if absent[c]:  # none measured in any well of the cluster: no word for a density that is not there
+                statements.append(_statement(cell, "absent", "absent", 0.0, 0.0, [0.0, 0.0]))
+                continue
             rank = float(percentileofscore(profiles.density[:, c], med, kind="mean")) / 100.0
-            statements.append(_statement(cell, "density", density_word(rank, th), rank, med))
+            statements.append(_statement(cell, "density", density_word(rank, th), rank, med, median_ci(profiles.density[members, c])))
         out.append(
             {
                 "cluster": k,
@@ -105,8 +127,9 @@ def describe_clusters(
     return out
 
 
-def _statement(cell: str, measure: str, word: str, value: float, median: float) -> dict[str, Any]:
-    return {"cell_type": cell, "measure": measure, "word": word, "value": value, "median": median}
+def _statement(cell: str, measure: str, word: str, value: float, median: float, ci: list[float]) -> dict[str, Any]:
+    """``ci``: bootstrap interval of the cluster's median relative change (trend) or density (density)."""
+    return {"cell_type": cell, "measure": measure, "word": word, "value": value, "median": median, "ci": ci}
 
 
 def _level(profiles: CellProfiles, c: int) -> float:

@@ -15,8 +15,8 @@ import yaml
 
 from cellxai_core.errors import ConfigError
 
-PLACEHOLDERS = ("cell", "word", "value", "cluster", "n", "properties")
-SECTIONS = ("trend", "density", "comparison")
+PLACEHOLDERS = ("cell", "word", "value", "cluster", "n", "properties", "ci", "median", "rank")
+SECTIONS = ("trend", "density", "comparison")  # "absent" statements go where "density" is
 FREE_KEYS = ("cell_types",)  # sections where a user may add keys of their own
 
 
@@ -103,30 +103,41 @@ def _one_line(exc: Exception) -> str:
 
 
 # -- rendering ------------------------------------------------------------------------
-def cell_name(templates: dict[str, Any], cell_type: str) -> str:
-    """Display name of a cell type: from ``cell_types``, else the name with spaces."""
-    return templates["cell_types"].get(cell_type) or cell_type.replace("_", " ")
+def cell_name(templates: dict[str, Any], cell_type: str, labels: dict[str, str] | None = None) -> str:
+    """Display name of an object class: the templates' ``cell_types``, else the dataset's label
+    (the store's ``objects``), else the name with spaces."""
+    return templates["cell_types"].get(cell_type) or (labels or {}).get(cell_type) or cell_type.replace("_", " ")
 
 
-def render_description(templates: dict[str, Any], description: dict[str, Any]) -> str:
-    """The text of one cluster from its description (see :func:`describe_clusters`)."""
+def _numbers(st: dict[str, Any]) -> dict[str, str]:
+    """The numbers of a statement as text: trend in % over the course, density in feature units."""
+    lo, hi = st.get("ci") or [float("nan")] * 2
+    if st["measure"] == "trend":
+        return {"value": f"{st['value']:+.0%}", "ci": f"{lo:+.0%} to {hi:+.0%}", "median": f"{st['median']:.3g}", "rank": ""}
+    return {"value": f"{st['value']:.2f}", "ci": f"{lo:.3g} to {hi:.3g}", "median": f"{st['median']:.3g}",
+            "rank": f"{st['value']:.0%}"}
+
+
+def render_description(templates: dict[str, Any], description: dict[str, Any], labels: dict[str, str] | None = None) -> str:
+    """The text of one cluster from its description (see :func:`describe_clusters`); ``labels``: object display names."""
     s = templates["sentences"]
     common = {"cluster": description["cluster"], "n": description["n"]}
     sentences = [_fill(s["header"], common)]
     for section in templates["order"]:
         if section == "comparison":
-            sentences.append(_comparison_sentence(templates, description, common))
+            sentences.append(_comparison_sentence(templates, description, common, labels))
             continue
         for st in description["statements"]:
-            if st["measure"] == section:
-                word = templates["words"][section].get(st["word"], st["word"])
-                fields = {**common, "cell": cell_name(templates, st["cell_type"]), "word": word,
-                          "value": f"{st['value']:.2f}"}
-                sentences.append(_fill(s[section], fields))
+            measure = st["measure"]
+            if measure == section or (measure == "absent" and section == "density"):
+                word = templates["words"].get(measure, {}).get(st["word"], st["word"])
+                fields = {**common, "cell": cell_name(templates, st["cell_type"], labels), "word": word, **_numbers(st)}
+                sentences.append(_fill(s[measure], fields))
     return s["sentence_joiner"].join(x for x in sentences if x)
 
 
-def _comparison_sentence(templates: dict[str, Any], description: dict[str, Any], common: dict[str, Any]) -> str:
+def _comparison_sentence(templates: dict[str, Any], description: dict[str, Any], common: dict[str, Any],
+                         labels: dict[str, str] | None = None) -> str:
     s = templates["sentences"]
     if not description["comparison"]:
         return _fill(s["only_cluster"], common)
@@ -135,7 +146,7 @@ def _comparison_sentence(templates: dict[str, Any], description: dict[str, Any],
         phrase = templates["comparison"][cmp["measure"]][cmp["direction"]]
         if isinstance(phrase, dict):  # chosen by the cluster's own trend word
             phrase = phrase[cmp["trend_word"]]
-        phrases.append(phrase.format_map({**common, "cell": cell_name(templates, cmp["cell_type"]),
+        phrases.append(phrase.format_map({**common, "cell": cell_name(templates, cmp["cell_type"], labels),
                                           "word": cmp["direction"], "value": f"{cmp['score']:.2f}",
                                           "properties": ""}))
     return _fill(s["comparison"], {**common, "properties": s["property_joiner"].join(phrases)})

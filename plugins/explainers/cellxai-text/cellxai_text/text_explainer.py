@@ -21,6 +21,18 @@ from .statements import Thresholds, describe_clusters
 from .templates import load_templates, render_description
 
 
+def _object_labels(store: Any) -> dict[str, str]:
+    """Display names of the object classes the run measured (root attr ``objects``), if it has them."""
+    from cellxai_core import schema
+
+    read = getattr(schema, "objects", None)
+    try:
+        objects = read(store) if callable(read) else []
+    except Exception:  # an older store without the attr
+        objects = []
+    return {str(o["name"]): str(o.get("label") or o["name"]) for o in objects if isinstance(o, dict) and "name" in o}
+
+
 class TemplateTextExplainer:
     """Describes each cluster by the density and trend of each cell type (paper §3.4)."""
 
@@ -49,7 +61,8 @@ class TemplateTextExplainer:
         """Texts, descriptions and provenance for the clusters of ``labels`` (no writing)."""
         profiles = read_profiles(store, self.source, self.cell_types)
         descriptions = describe_clusters(profiles, labels, self.thresholds, self.comparisons)
-        texts = [render_description(self.templates, d) for d in descriptions]
+        labels = _object_labels(store)
+        texts = [render_description(self.templates, d, labels) for d in descriptions]
         provenance = {
             "sources": profiles.sources,
             "cell_types": profiles.cell_types,

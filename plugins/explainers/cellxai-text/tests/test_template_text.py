@@ -41,10 +41,10 @@ def test_planted_trends_give_exactly_those_words(make_store, run_explainer):
     assert attrs["cell_types"] == list(CELLS)
     text = store.read("explanations/template-text/text")
     assert text.shape == (3,)
-    assert "The trend of T cells is increasing." in str(text[0])
-    assert "The trend of cancer cells is decreasing." in str(text[0])
-    assert "The trend of cancer cells is increasing." in str(text[1])
-    assert "The trend of dead cells is stable." in str(text[2])
+    assert "The trend of T cells is increasing (" in str(text[0])
+    assert "The trend of cancer cells is decreasing (" in str(text[0])
+    assert "The trend of cancer cells is increasing (" in str(text[1])
+    assert "The trend of dead cells is stable (" in str(text[2])
 
 
 def test_noise_wells_get_no_text_and_clusters_are_listed(make_store, run_explainer):

@@ -13,7 +13,7 @@ import numpy as np
 from cellxai_core import schema
 
 from . import figures as F
-from .images import montage_figure
+from .images import OVERLAY_SCALE, montage_figure
 from .page import Section
 from .samples import map_labels, sample_tiles
 from .source import ReportSource
@@ -145,8 +145,9 @@ def examples(src: ReportSource, sec: Section) -> None:
         return
     caption = "The most confidently and correctly classified cells of each class"
     if maps:
-        caption += f", with their {' / '.join(maps)} overlay for the predicted class (red = most important)"
-    sec.figure(montage_figure(rows, labels, [f"#{j + 1}" for j in range(max(len(r) for r in rows))]), caption + ".", fmt="jpeg")
+        caption += f", with their {' / '.join(maps)} overlay for the predicted class (the image in grey, the map in colour, see the bar)"
+    sec.figure(montage_figure(rows, labels, [f"#{j + 1}" for j in range(max(len(r) for r in rows))],
+                              colorbar=OVERLAY_SCALE if maps else None), caption + ".")
 
 
 def uncertain(src: ReportSource, sec: Section) -> None:
@@ -176,7 +177,8 @@ def uncertain(src: ReportSource, sec: Section) -> None:
     maps = map_labels(tiles)
     montage = [[t.images[0] for t in tiles]] + [[t.overlays[j][1][0] for t in tiles] for j in range(len(maps))]
     caption = "The same samples, most uncertain first" + (f", with their {' / '.join(maps)} overlay" if maps else "")
-    sec.figure(montage_figure(montage, ["images"] + maps, [str(src.ids[i]) for i in order]), caption + ".", fmt="jpeg")
+    sec.figure(montage_figure(montage, ["images"] + maps, [str(src.ids[i]) for i in order],
+                              colorbar=OVERLAY_SCALE if maps else None), caption + ".")
 
 
 # -- helpers ---------------------------------------------------------------------------------

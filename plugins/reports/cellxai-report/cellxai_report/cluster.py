@@ -14,7 +14,7 @@ from cellxai_core import schema
 
 from . import figures as F
 from .contrib import card_parts
-from .images import montage_figure
+from .images import OVERLAY_SCALE, montage_figure
 from .page import Section
 from .profiles import Profiles, cluster_signature, load_profiles
 from .samples import map_labels, sample_tiles
@@ -235,8 +235,9 @@ def _montage(sec: Section, cr: ClusterReport, c: int) -> None:
     caption = f"The exemplar and {len(wells) - 1} typical member(s) of {cr.name(c)}, every {_set_word(src, singular=True)}"
     maps = map_labels(tiles)
     if maps:
-        caption += f"; below each, where the model looked to place it in this cluster ({' / '.join(maps)}: red = most important)"
-    sec.figure(montage_figure(rows, labels, cols), caption + ".", fmt="jpeg")
+        caption += (f"; below each, where the model looked to place it in this cluster ({' / '.join(maps)}, "
+                    "each map scaled to its own maximum, colour bar; the image in grey underneath)")
+    sec.figure(montage_figure(rows, labels, cols, colorbar=OVERLAY_SCALE if maps else None), caption + ".")
 
 
 def _pct(value: float | None) -> str:

@@ -1,7 +1,10 @@
-"""Microscopy images for display: channel composites, Grad-CAM overlays, montages.
+"""Microscopy images for display: channel composites, attribution overlays, montages.
 
-Overlays use OpenCV's JET colour map blended with the image in proportion to the map's
-value, so that unimportant regions still show the cells underneath.
+Overlays show the image in grey (its luminance) under a perceptually uniform colour map
+(``CMAP``, viridis) of the map, blended in proportion to the map's value, so that the
+image's own colours (red = a cell type) never mix with the map's, unimportant regions
+still show the cells underneath, and the montage's colour bar gives the scale. Object
+contours (truth masks) can be drawn on top.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-TILE = 96  # pixels per image in a montage
+TILE = 192  # pixels per image in a montage
+CMAP = "viridis"  # perceptually uniform; the montages' colour bars use the same
+OVERLAY_SCALE = "map value (each map: 0 to its own maximum)"
 GAP = 4
 
 
@@ -44,22 +49,35 @@ def stretch(rgb: np.ndarray, percentile: float = 99.5) -> np.ndarray:
 
 
 def heat(cam: np.ndarray) -> np.ndarray:
-    """A map in [0, 1] (H, W) as an RGB JET image in [0, 1]."""
-    import cv2
+    """A map in [0, 1] (H, W) as an RGB image in [0, 1] under ``CMAP``."""
+    from matplotlib import colormaps
 
-    u8 = np.uint8(np.clip(np.nan_to_num(cam.astype(np.float32)), 0, 1) * 255)
-    return cv2.cvtColor(cv2.applyColorMap(u8, cv2.COLORMAP_JET), cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
+    return colormaps[CMAP](np.clip(np.nan_to_num(cam.astype(np.float32)), 0, 1))[..., :3].astype(np.float32)
 
 
-def overlay(rgb: np.ndarray, cam: np.ndarray, strength: float = 0.75) -> np.ndarray:
-    """Blend the JET map of ``cam`` over ``rgb`` where the map is high; both (H, W[, 3]) in [0, 1]."""
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) -> its luminance (Rec. 601) as a grey RGB image."""
+    lum = rgb[..., :3] @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return np.repeat(lum[..., None], 3, axis=-1).astype(np.float32)
+
+
+def overlay(rgb: np.ndarray, cam: np.ndarray, strength: float = 0.85, contours: np.ndarray | None = None) -> np.ndarray:
+    """``CMAP`` of ``cam`` over the grey image where the map is high; both (H, W[, 3]) in [0, 1].
+
+    ``contours``: optional object labels (H, W), their outlines drawn in white.
+    """
     import cv2
 
     cam = np.clip(np.nan_to_num(cam.astype(np.float32)), 0, 1)
     if cam.shape != rgb.shape[:2]:
         cam = cv2.resize(cam, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     alpha = (strength * np.sqrt(cam))[..., None]
-    return np.clip(rgb * (1 - alpha) + heat(cam) * alpha, 0, 1)
+    out = np.clip(grey(rgb) * (1 - alpha) + heat(cam) * alpha, 0, 1)
+    if contours is not None:
+        from skimage.segmentation import find_boundaries
+
+        out[find_boundaries(np.asarray(contours), mode="inner")] = 1.0
+    return out
 
 
 def tile(rgb: np.ndarray, size: int = TILE) -> np.ndarray:
@@ -90,8 +108,12 @@ def montage_figure(
     col_labels: Sequence[str],
     size: int = TILE,
     title: str | None = None,
+    colorbar: str | None = None,
 ):
-    """A labelled montage as one matplotlib figure (one imshow: fast for many tiles)."""
+    """A labelled montage as one matplotlib figure (one imshow: fast for many tiles).
+
+    ``colorbar``: the label of a ``CMAP`` colour bar from 0 to 1 (the overlays' scale).
+    """
     from .figures import plt
 
     canvas = grid(rows, size)
@@ -107,5 +129,11 @@ def montage_figure(
         spine.set_visible(False)
     if title:
         ax.set_title(title, fontsize=10, pad=18)
+    if colorbar:
+        from matplotlib import cm, colors
+
+        bar = fig.colorbar(cm.ScalarMappable(colors.Normalize(0, 1), CMAP), ax=ax, fraction=0.025, pad=0.01, shrink=0.6)
+        bar.set_label(colorbar, fontsize=8)
+        bar.ax.tick_params(labelsize=7)
     fig.tight_layout()
     return fig

@@ -61,7 +61,7 @@ def test_its_card_parts_and_maps_join_the_cluster_cards(plugin_run):
         assert f'<p class="explain">Test text of cluster {k}.</p>' in cards
         assert f'<th class="l">test size</th><td class="l">{n}</td>' in cards
     montages = [c for c in re.findall(r"<figcaption>([^<]*)</figcaption>", cards) if c.startswith("The exemplar")]
-    assert montages and all("(Test map: red = most important)" in c for c in montages)
+    assert montages and all("(Test map, each map scaled to its own maximum, colour bar" in c for c in montages)
 
 
 def test_a_failing_or_missing_section_becomes_a_note(plugin_run):

@@ -34,21 +34,28 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.clip(rgb / top, 0, 1) if top > 1e-6 else rgb
 
 
-def overlay(rgb: np.ndarray, cam: np.ndarray, strength: float = 0.75) -> np.ndarray:
-    """The JET map of ``cam`` (in [0, 1]) blended over ``rgb`` where it is high: the cells stay visible."""
+CMAP = "viridis"  # perceptually uniform; the same as the report's montages
+OVERLAY_SCALE = "map value (0 to the maximum of each row's maps)"
+
+
+def overlay(rgb: np.ndarray, cam: np.ndarray, strength: float = 0.85) -> np.ndarray:
+    """``CMAP`` of ``cam`` (in [0, 1]) over the image's luminance, blended where the map is high."""
     cam = np.clip(np.nan_to_num(np.asarray(cam, dtype=np.float32)), 0, 1)
     if cam.shape != rgb.shape[:2]:  # nearest neighbour: maps and images differ by whole factors
         ys = np.arange(rgb.shape[0]) * cam.shape[0] // rgb.shape[0]
         xs = np.arange(rgb.shape[1]) * cam.shape[1] // rgb.shape[1]
         cam = cam[np.ix_(ys, xs)]
+    lum = np.repeat((rgb[..., :3] @ np.array([0.299, 0.587, 0.114]))[..., None], 3, axis=-1)
     alpha = (strength * np.sqrt(cam))[..., None]
-    return np.clip(rgb * (1 - alpha) + plt.get_cmap("jet")(cam)[..., :3] * alpha, 0, 1)
+    return np.clip(lum * (1 - alpha) + plt.get_cmap(CMAP)(cam)[..., :3] * alpha, 0, 1)
 
 
-def image_panels(panels: Sequence[Sequence[Panel]], row_labels: Sequence[str], size: float = 2.6, titles: str = "all"):
+def image_panels(panels: Sequence[Sequence[Panel]], row_labels: Sequence[str], size: float = 2.6, titles: str = "all",
+                 colorbar: str | None = None):
     """Rows of (image, title, colour map or None for RGB) panels; maps get a colour bar.
 
-    ``titles="first"`` titles the first row only (the columns are the same positions).
+    ``titles="first"`` titles the first row only (the columns are the same positions);
+    ``colorbar`` labels one ``CMAP`` bar from 0 to 1 for the overlays.
     """
     n_rows, n_cols = len(panels), max(len(r) for r in panels)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(size * n_cols + 0.6, size * n_rows), squeeze=False)
@@ -72,4 +79,9 @@ def image_panels(panels: Sequence[Sequence[Panel]], row_labels: Sequence[str], s
             if j == 0:
                 ax.set_ylabel(row_labels[i], fontsize=9)
     fig.tight_layout()
+    if colorbar:
+        from matplotlib import cm, colors
+
+        bar = fig.colorbar(cm.ScalarMappable(colors.Normalize(0, 1), CMAP), ax=axes.ravel().tolist(), fraction=0.02, pad=0.01, shrink=0.5)
+        bar.set_label(colorbar, fontsize=8)
     return fig

@@ -12,7 +12,7 @@ import numpy as np
 
 from cellxai_core import schema
 
-from .draw import composite, image_panels, overlay
+from .draw import CMAP, composite, image_panels, overlay
 
 GMEAN = "gmean"
 MAX_TYPICAL = 12
@@ -70,12 +70,12 @@ def _typical(run: Any, section: Any, shape: np.ndarray | None, cam: np.ndarray |
             names.append("Gmean-GradCAM")
     word = {"time": "day", "channel": "channel"}.get(axis, "image")
     section.figure(
-        image_panels(rows, names, size=1.15, titles="first"),
+        image_panels(rows, names, size=2.0, titles="first", colorbar="Gmean-GradCAM (0 to the cluster's maximum)"),
         f"The typical {'well' if axis == 'time' else 'sample'} of each cluster: the geometric mean of all its images "
         f"(Gmean-Shape) on every {word}, and below it the geometric mean of their Grad-CAM maps "
-        "(Gmean-GradCAM, scaled to the cluster's maximum; red = where the model looks)."
+        "(Gmean-GradCAM over the Gmean-Shape in grey, scaled to the cluster's maximum: the colour bar's scale, "
+        "bright yellow = where the model looks most)."
         + (f" The {MAX_TYPICAL} largest of {len(ids)} clusters." if len(ids) > MAX_TYPICAL else ""),
-        fmt="jpeg",
     )
 
 
@@ -107,7 +107,7 @@ def _class_rows(run: Any, attrs: dict, shape: Any, cam: Any, corr: Any, classes:
         panels = []
         if shape is not None and g < len(shape) and shape.ndim == 5:
             panels.append((composite(shape[g], set_axis(run))[0], "Gmean-Shape", None))
-        for label, arr, cmap in (("Gmean-GradCAM", cam, "jet"), ("correlation", corr, "bwr")):
+        for label, arr, cmap in (("Gmean-GradCAM", cam, CMAP), ("correlation", corr, "bwr")):
             if arr is None or g >= len(arr):
                 continue
             per = np.asarray(arr[g], dtype=np.float32).reshape(-1, *arr.shape[-2:])

@@ -35,27 +35,26 @@ def _read(store: Any, path: str) -> np.ndarray | None:
 
 
 def render(run: Any, sec: Any) -> None:
-    """Deletion AUC against random maps, the energy pointing game and the randomisation check."""
+    """A verdict per check (threshold, paired test, pass / fail), then the deletion curves."""
     found = _summary(run.store)
     if found is None:
         sec.note("Faithfulness not measured: run `cellxai evaluate RUN_DIR` or set gradcam's faithfulness: true.")
         return
     summary, root = found
-    rows = []
+    verdicts = summary.get("verdicts")
+    if not verdicts:
+        sec.note("These faithfulness numbers were measured before verdicts existed: run `cellxai evaluate RUN_DIR` again.")
+        return
+    failed = [v["check"] for v in verdicts if v.get("passed") is False]
+    sec.p(f"{len(verdicts) - len(failed)} of {len(verdicts)} checks pass on {summary.get('n_samples', '?')} samples "
+          f"(seed {summary.get('seed', '?')}); " + (f"failed: {', '.join(failed)}." if failed else "none fails."))
+    rows = [({True: "PASS", False: "FAIL"}.get(v.get("passed"), "n/a"), v["check"], v.get("value"),
+             "—" if v.get("p") is None else f"{v['p']:.1e}", v.get("threshold", ""), v.get("why", "")) for v in verdicts]
+    sec.table(["verdict", "check", "value", "p (paired Wilcoxon)", "threshold", "numbers"], rows, left=(0, 1, 4, 5))
     deletion = summary.get("deletion") or {}
-    if deletion:
-        rows.append(("deletion AUC (most salient pixels removed first)", deletion.get("auc"),
-                     f"random maps: {deletion.get('random_auc', float('nan')):.3f}; below random for "
-                     f"{deletion.get('fraction_below_random', float('nan')):.0%} of samples — lower = the map points at what the model uses"))
-    pointing = summary.get("pointing_game") or {}
-    if pointing:
-        rows.append(("Grad-CAM energy inside the cells", pointing.get("energy_inside"),
-                     f"the cells cover {pointing.get('mask_area', float('nan')):.0%} of the image — energy well above that = maps point at cells"))
-    rand = summary.get("randomization") or {}
-    for stage, rho in (rand.get("spearman") or {}).items():
-        rows.append((f"Spearman ρ after randomising {stage}", rho, "near 0 = the maps depend on the trained weights (sanity check passed)"))
-    sec.table(["measure", "value", "how to read it"], rows, left=(0, 2))
-    sec.p(f"Measured on {summary.get('n_samples', '?')} samples.")
+    sec.p(f"Deleted pixels become {deletion.get('baseline', 'zero')}; the score is the softmax probability of the explained "
+          f"target; side features {deletion.get('side_features') or 'none'}. Localisation uses "
+          f"{(summary.get('localisation') or {}).get('mask', 'no masks')}.")
     curve, random_curve = _read(run.store, f"{root}/deletion_curve"), _read(run.store, f"{root}/random_curve")
     if curve is not None and random_curve is not None:
         sec.figure(_deletion_figure(curve, random_curve),
