@@ -85,3 +85,13 @@ def test_verdict_rows_cover_every_measured_check():
     assert all(r["threshold"] for r in rows)
     assert by["maps change when head is randomised"]["passed"] is False
     assert all(by[k]["passed"] for k in by if k != "maps change when head is randomised")
+
+
+def test_evaluate_prints_a_verdict_line_per_check():
+    from cellxai_gradcam.commands import verdict_table
+
+    rows = [paired_row("deletion AUC below random maps", np.linspace(0.1, 0.2, 10), np.linspace(0.5, 0.6, 10), True, "random maps"),
+            empty_row(3, 10)]
+    lines = verdict_table(rows)
+    assert lines[1].split()[0] == "PASS" and "deletion AUC below random maps" in lines[1] and "e-0" in lines[1]
+    assert lines[2].split()[0] == "FAIL" and "empty maps" in lines[2] and "3 of 10 maps" in lines[3]
