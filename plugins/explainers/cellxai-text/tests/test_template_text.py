@@ -240,3 +240,27 @@ def test_bad_template_files_fail_with_the_file_and_key(tmp_path, content, match)
     assert str(bad) in str(info.value)
     with pytest.raises(ConfigError, match="cannot read"):
         TemplateTextExplainer(templates=tmp_path / "absent.yaml")
+
+
+def test_statements_carry_numbers_intervals_and_absent_classes():
+    """Each statement states its number and a bootstrap interval; a class no well contains is said absent, not 'moderate'."""
+    from cellxai_text.profiles import CellProfiles
+    from cellxai_text.statements import Thresholds, describe_clusters
+    from cellxai_text.templates import load_templates, render_description
+
+    rng = np.random.default_rng(0)
+    n = 40
+    labels = np.repeat([0, 1], n // 2)
+    density = np.stack([rng.uniform(0.1, 0.2, n), np.where(labels == 0, 0.0, rng.uniform(0.05, 0.1, n))], axis=1)
+    trend = np.stack([np.where(labels == 0, 0.03, -0.03) + rng.normal(0, 0.005, n), np.where(labels == 0, 0.0, 0.01)], axis=1)
+    profiles = CellProfiles(["cancer", "glia_x"], density, trend, density.mean(axis=0), set_size=5)
+    desc = describe_clusters(profiles, labels, Thresholds())
+    first = {(s["cell_type"], s["measure"]): s for s in desc[0]["statements"]}
+    assert ("glia_x", "absent") in first and ("glia_x", "density") not in first and ("glia_x", "trend") not in first
+    lo, hi = first[("cancer", "trend")]["ci"]
+    assert lo < first[("cancer", "trend")]["value"] < hi and hi - lo < 0.5
+    text = render_description(load_templates(), desc[0], {"glia_x": "glial cells"})
+    assert "No glial cells were found in these wells." in text and "moderate" not in text.split("glial")[0][-40:]
+    assert "The trend of cancer cells is increasing (+" in text and "95 % CI" in text
+    other = render_description(load_templates(), desc[1], {"glia_x": "glial cells"})
+    assert "The density of glial cells is" in other and "95 % CI" in other
