@@ -158,6 +158,7 @@ def segmentation_comparison(config: dict, seed: int, iterations: int | None = No
     """Pre-train each encoder of :data:`ENCODERS` on the run's dataset and score it."""
     import cellxai_core as cx
     from cellxai_core.context import RunContext
+    from cellxai_core.datasets.objects import dataset_objects
     from cellxai_core.progress import progress
 
     dataset = cx.load_dataset(config["dataset"]["name"], **config["dataset"]["params"])
@@ -169,27 +170,32 @@ def segmentation_comparison(config: dict, seed: int, iterations: int | None = No
         own = {k: arch[k] for k in ("base_channels", "depth") if k in arch}
         if iterations is not None:
             params = {**params, "iterations": iterations}
-        encoder = cx.load_component("encoder", name, in_channels=len(dataset.channels), **{**shared, **own, **params, "seed": seed})
+        encoder = cx.load_component("encoder", name, in_channels=len(dataset.channels), objects=dataset_objects(dataset),
+                                    channels=tuple(dataset.channels), **{**shared, **own, **params, "seed": seed})
         start = time.perf_counter()
         out[label] = {**encoder.pretrain(ctx), "seconds": round(time.perf_counter() - start, 1)}
     return out
 
 
 def pseudo_label_scores(config: dict, wells: int) -> dict[str, float]:
-    """Per-cell-type metrics of the HSV pseudo-labels against truth masks over ``wells`` wells."""
+    """Per-object-class metrics of the pseudo-labels against truth masks over ``wells`` wells."""
     import torch
 
     import cellxai_core as cx
-    from cellxai_unet.hsv import CLASS_NAMES, pseudo_labels
+    from cellxai_core.datasets.objects import dataset_objects
+    from cellxai_unet.pseudo import ObjectFinder
     from cellxai_unet.segmetrics import ConfusionCounter
 
     params = {**config["dataset"]["params"], "n_wells": wells}
     dataset = cx.load_dataset(config["dataset"]["name"], **params)
-    counter = ConfusionCounter(len(CLASS_NAMES))
+    finder = ObjectFinder(dataset_objects(dataset), dataset.channels)
+    finder.calibrate(torch.from_numpy(np.concatenate([dataset[i].images for i in range(min(wells, 16))])))
+    names = ["background", *finder.names]
+    counter = ConfusionCounter(len(names))
     for i in range(wells):
         sample = dataset[i]
-        counter.update(pseudo_labels(torch.from_numpy(sample.images)), torch.from_numpy(sample.truth["mask"].astype(np.int64)))
-    return counter.metrics(CLASS_NAMES)
+        counter.update(finder.labels(torch.from_numpy(sample.images)), torch.from_numpy(sample.truth["mask"].astype(np.int64)))
+    return counter.metrics(names)
 
 
 def segmentation_table(results: dict[str, dict]) -> str:

@@ -99,24 +99,95 @@ def distance_map(mask: torch.Tensor, steps: int) -> torch.Tensor:
     return dist.squeeze(1)
 
 
-def count_objects(mask: torch.Tensor, diameter: float) -> torch.Tensor:
-    """Objects per image in (N, H, W) foreground masks: maxima of the distance to the background -> (N,).
+def object_peaks(mask: torch.Tensor, diameter: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """One point per object in (N, H, W) foreground masks: maxima of the distance to the background.
 
     The mask is first closed at an eighth of a diameter (holes from a dim nucleus or texture
-    would split an object; gaps that thin between neighbours close too). Touching objects meet
-    at a neck where the distance dips, so each keeps its own maximum; maxima closer than half a
-    diameter belong to one object, and the map is smoothed a little so that the ridge of an
-    elongated object has one top; a maximum counts when it lies
-    at least a sixth of a diameter inside the foreground (no specks).
+    would split an object). Touching objects meet at a neck where the distance dips, so each
+    keeps its own maximum; maxima closer than half a diameter belong to one object, and the map
+    is smoothed a little so that the ridge of an elongated object has one top; a maximum counts
+    when it lies at least a sixth of a diameter inside the foreground (no specks).
+    Returns (peaks, closed mask), both (N, H, W) bool.
     """
-    steps = max(1, int(math.ceil(diameter / 2)))
+    steps = max(1, int(math.ceil(2 * diameter)))  # deep enough that a clump has no plateau (its top is one point)
     close = int(round(diameter / 8))
-    if close:  # fill holes narrower than a quarter diameter (a dim nucleus, texture) that would split the distance map
+    if close:  # fill holes narrower than a quarter diameter that would split the distance map
         mask = (-square_max(-square_max(mask.to(torch.float32).unsqueeze(1), close), close)).squeeze(1) > 0.5
     dist = distance_map(mask, steps)
     hill = gaussian_blur(dist, max(0.5, diameter / 8))  # a plateau or a ridge of equal distances has one top
-    peaks = local_peaks(hill, max(1, int(diameter / 2))) & (dist >= max(1.0, round(diameter / 6)))
-    return peaks.flatten(1).sum(dim=1).to(torch.float32)
+    return local_peaks(hill, max(1, int(diameter / 2))) & (dist >= max(1.0, round(diameter / 6))), mask
+
+
+def component_ids(mask: torch.Tensor) -> torch.Tensor:
+    """(N, H, W) bool -> int64 ids of 8-connected components, unique across the batch (0 = background).
+
+    OpenCV on the CPU; on a GPU every pixel repeatedly takes the largest id around it until
+    nothing changes (no host round trip).
+    """
+    n, h, w = mask.shape
+    if mask.device.type == "cpu":
+        import cv2
+
+        out, offset = np.zeros((n, h, w), np.int64), 0
+        for i, m in enumerate(mask.to(torch.uint8).numpy()):
+            count, labels = cv2.connectedComponents(m, connectivity=8)
+            out[i] = np.where(labels > 0, labels + offset, 0)
+            offset += count
+        return torch.from_numpy(out)
+    fg = mask.unsqueeze(1).to(torch.float32)
+    ids = torch.arange(1, h * w + 1, device=mask.device, dtype=torch.float32).reshape(1, 1, h, w) * fg
+    while True:
+        before = ids
+        for _ in range(4):
+            ids = F.max_pool2d(ids, 3, stride=1, padding=1) * fg
+        if torch.equal(ids, before):
+            break
+    image = torch.arange(n, device=mask.device).view(n, 1, 1) * (h * w + 1)
+    return torch.where(mask, ids.squeeze(1).to(torch.int64) + image, torch.zeros_like(image))
+
+
+def count_objects(mask: torch.Tensor, diameter: float, single_area: float = 0.0) -> torch.Tensor:
+    """Objects per image in (N, H, W) foreground masks -> (N,) float.
+
+    Each connected component counts its distance-map maxima (:func:`object_peaks`) or, when
+    ``single_area`` (the typical area of one object, calibrated on the data) is known and the
+    component is larger, its area in objects: a dense clump of touching objects has no necks
+    left to split it, but its area still says how many it holds.
+    """
+    peaks, closed = object_peaks(mask, diameter)
+    if single_area <= 0:
+        return peaks.flatten(1).sum(dim=1).to(torch.float32)
+    return per_component_total(closed, peaks, single_area)
+
+
+def component_counts(closed: torch.Tensor, peaks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per component (index 0 = background): (peaks, area in pixels)."""
+    ids = component_ids(closed).flatten()
+    size = int(ids.max()) + 1 if ids.numel() else 1
+    area = torch.bincount(ids, minlength=size)
+    return torch.bincount(ids[peaks.flatten().to(ids.device)], minlength=size), area
+
+
+def per_component_total(closed: torch.Tensor, peaks: torch.Tensor, single_area: float) -> torch.Tensor:
+    """(N,) sum over each image's components of max(peaks, round(area / single_area))."""
+    n = closed.shape[0]
+    ids = component_ids(closed)
+    flat = ids.flatten()
+    size = int(flat.max()) + 1 if flat.numel() else 1
+    area = torch.bincount(flat, minlength=size).to(torch.float32)
+    found = torch.bincount(flat[peaks.flatten().to(flat.device)], minlength=size).to(torch.float32)
+    image = torch.zeros(size, dtype=torch.int64, device=flat.device)
+    image.scatter_(0, flat, torch.arange(n, device=flat.device).repeat_interleave(ids[0].numel()))
+    objects = torch.maximum(found, torch.round(area / single_area))[1:]
+    return torch.bincount(image[1:], weights=objects, minlength=n).to(torch.float32).to(closed.device)
+
+
+def single_object_area(mask: torch.Tensor, diameter: float) -> float:
+    """Median area (px) of the components that hold exactly one object; 0 when there are none."""
+    peaks, closed = object_peaks(mask, diameter)
+    found, area = component_counts(closed, peaks)
+    single = area[1:][found[1:] == 1]
+    return float(single.float().median()) if single.numel() else 0.0
 
 
 def _noise_level(response: torch.Tensor) -> torch.Tensor:
@@ -132,11 +203,12 @@ def estimate_diameter(
 
     Every pixel takes the sigma where its normalised LoG response is largest; maxima of that
     best response over a window of the blob's own size are the blobs. Blobs whose response
-    exceeds ``snr`` robust noise sds of the response at their scale vote with ``2 sqrt 2 sigma``;
-    the diameter is the response-weighted median of the votes (``lo`` when nothing stands out).
+    exceeds ``snr`` robust noise sds of the response at their scale vote with ``2 sqrt 2 sigma``,
+    weighted by response x area (so texture inside large objects, many small blobs, does not
+    outvote the objects); the diameter is the weighted median (``lo`` when nothing stands out).
     """
     h, w = signal.shape[-2:]
-    hi = hi or max(lo * 2, min(h, w) / 2.5)
+    hi = hi or max(lo * 2, min(h, w) / 1.5)
     n_sigma = max(2, int(round(math.log2(hi / lo) * steps_per_octave)) + 1)
     sigmas = [lo / SQRT8 * (hi / lo) ** (i / (n_sigma - 1)) for i in range(n_sigma)]
     best = torch.full_like(signal, -float("inf"))
@@ -157,6 +229,6 @@ def estimate_diameter(
     if values.numel() == 0:
         return float(lo)
     order = torch.argsort(scales)
-    cum = values[order].cumsum(0)
+    cum = (values * scales**2)[order].cumsum(0)
     median = scales[order][int(torch.searchsorted(cum, cum[-1] / 2).clamp_max(len(order) - 1))]
     return float(median) * SQRT8

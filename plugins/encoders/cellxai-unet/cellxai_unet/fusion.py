@@ -10,7 +10,11 @@ explanation reads, trained on the human-designed features (pseudo-labels, no tru
 per object class the encoder measured (their names come with ``side_names``).
 
 The fused vector (the clustering feature) is made of those predictions, so that every
-coordinate means something:
+coordinate means something. By default (``vector: noise_units``) every coordinate is in units
+of its own noise, both estimated from the data: each object class's predicted trend in standard
+errors of a slope caused by day-to-day noise, then the trajectory shape below at weight 1. No
+constant is tuned to a generator; the number of clusters is chosen by the clusterer (Affinity
+Propagation's silhouette sweep). ``vector: states`` keeps round 1's hand-thresholded vector:
 
 - **trend states** (one per object class): ``tanh((trend / (threshold * SE))**3)``, where SE
   is the standard error of a well's slope caused by day-to-day noise. About 0 for a
@@ -62,7 +66,8 @@ class TemporalAttentionFusion(nn.Module):
     def __init__(
         self, *, token_dim: int, side_dim: int = 0, set_size: int = 1, side_names: list[str] | None = None, heads: int = 4, dim: int = 32,
         latent_dim: int = 32, positional: str = "sinusoidal", use_handcrafted: bool = True, use_trend: bool = True,
-        temporal: bool = True, trend_threshold: float = 4.0, shape_weight: float = 0.25, epochs: int = 300,
+        temporal: bool = True, vector: str = "noise_units", trend_threshold: float = 4.0, shape_weight: float = 0.25,
+        epochs: int = 300,
         lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 256, seed: int = 0,
     ) -> None:
         super().__init__()
@@ -79,9 +84,10 @@ class TemporalAttentionFusion(nn.Module):
         self.heads, self.dim, self.latent_dim = heads, dim, latent_dim
         self.positional, self.temporal = positional, temporal
         self.use_handcrafted, self.use_trend = use_handcrafted and side_dim > 0, use_trend
-        self.trend_threshold, self.shape_weight = trend_threshold, shape_weight
+        self.vector, self.trend_threshold = vector, trend_threshold
+        self.shape_weight = 1.0 if vector == "noise_units" else shape_weight
         self.training_settings = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed)
-        self.out_dim = (n_types if use_trend else 0) + (set_size * n_types if shape_weight > 0 or not use_trend else 0)
+        self.out_dim = (n_types if use_trend else 0) + (set_size * n_types if self.shape_weight > 0 or not use_trend else 0)
         # learnt in fit(): standardisation, units, and which side columns are inputs / targets
         for name, size in (("token", token_dim), ("side", side_dim)):
             self.register_buffer(f"{name}_mean", torch.zeros(size))
@@ -152,7 +158,9 @@ class TemporalAttentionFusion(nn.Module):
         """The fused vector: trend states, then the weighted trajectory shape (see module doc)."""
         density, trend = self._physical(*self.heads_of(self.latent(tokens, side)))
         parts = []
-        if self.use_trend:
+        if self.use_trend and self.vector == "noise_units":
+            parts.append(trend / self.trend_unit)
+        elif self.use_trend:
             parts.append(trend_states(trend, self.trend_unit, self.trend_threshold))
         if self.shape_weight > 0 or not self.use_trend:
             shape = (density - density.mean(dim=1, keepdim=True)) / self.shape_unit

@@ -114,15 +114,22 @@ class TemporalAttentionParams(BaseModel):
     temporal: bool = Field(
         True, description="Attention over the ordered time points; false = mean over time points (ablation)."
     )
+    vector: Literal["noise_units", "states"] = Field(
+        "noise_units",
+        description="The fused vector. noise_units: each well's predicted trend per object class in standard "
+        "errors of a slope due to day-to-day noise, then each day's predicted density minus the well's mean in "
+        "units of the typical deviation (both units estimated from the data, no constant to tune). states: the "
+        "round-1 hand-thresholded vector tanh((trend / (trend_threshold * SE))**3) + shape_weight x shape.",
+    )
     trend_threshold: float = Field(
         4.0, gt=0,
-        description="In the fused vector a predicted trend becomes 'increasing' / 'decreasing' (about +1 / -1, "
+        description="vector: states only. In the fused vector a predicted trend becomes 'increasing' / 'decreasing' (about +1 / -1, "
         "'stable' about 0) when it exceeds this many standard errors of the slope due to day-to-day noise: "
         "tanh((trend / (threshold * SE))**3).",
     )
     shape_weight: float = Field(
         0.25, ge=0,
-        description="Weight in the fused vector of each day's predicted density minus the well's mean "
+        description="vector: states only. Weight of each day's predicted density minus the well's mean "
         "(the ordered course, in units of the typical deviation); 0 = trend states only.",
     )
     epochs: int = Field(300, ge=0, description="Training epochs of the fusion on the frozen tokens.")

@@ -27,7 +27,7 @@ from torch import nn
 
 from cellxai_core.errors import DataError
 
-from .blobs import count_objects, estimate_diameter, gaussian_blur
+from .blobs import count_objects, estimate_diameter, gaussian_blur, single_object_area
 from .hsv import as_rgb, otsu_thresholds, rgb_to_hsv, top_hat
 from .params import PseudoLabelParams
 
@@ -58,6 +58,7 @@ class ObjectFinder(nn.Module):
         given = [0.0 if o.diameter == "auto" else float(o.diameter) for o in self.objects]
         self.register_buffer("diameter", torch.tensor(given, dtype=torch.float32))  # 0: auto, not yet estimated
         self.register_buffer("threshold", torch.full((len(self.objects),), -1.0))  # -1: not yet calibrated
+        self.register_buffer("single_area", torch.zeros(len(self.objects)))  # px of one object; 0: count maxima only
 
     @property
     def calibrated(self) -> bool:
@@ -112,6 +113,8 @@ class ObjectFinder(nn.Module):
                 signal, _ = self._signal(images, k, colour)
                 values = signal.flatten()[:: max(1, signal.numel() // MAX_CALIBRATION_PIXELS)]
                 self.threshold[k] = self._otsu(values[None])[0]
+            mask = self._mask(self._signal(images, k, colour)[0], k)
+            self.single_area[k] = single_object_area(mask, float(self.diameter[k]))
         return self.resolved()
 
     @staticmethod
@@ -123,6 +126,7 @@ class ObjectFinder(nn.Module):
     def resolved(self) -> dict[str, float]:
         out = {f"diameter_{n}": float(d) for n, d in zip(self.names, self.diameter)}
         out.update({f"threshold_{n}": float(t) for n, t in zip(self.names, self.threshold) if t >= 0})
+        out.update({f"object_area_{n}": float(a) for n, a in zip(self.names, self.single_area) if a > 0})
         return out
 
     def _ensure(self, images: torch.Tensor) -> None:
@@ -168,7 +172,7 @@ class ObjectFinder(nn.Module):
             mask = self._mask(signal, k)
             pixels = mask.flatten(1).sum(dim=1).float()
             area.append(pixels / mask[0].numel())
-            count.append(count_objects(mask, float(self.diameter[k])))
+            count.append(count_objects(mask, float(self.diameter[k]), float(self.single_area[k])))
             intensity.append((raw * mask).flatten(1).sum(dim=1) / pixels.clamp_min(1))
         return torch.stack(area + count + intensity, dim=1)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from cellxai_unet.blobs import count_objects, distance_map, estimate_diameter
+from cellxai_unet.blobs import count_objects, distance_map, estimate_diameter, single_object_area
 
 
 def discs(diameter: float, n: int, size: int, seed: int, touching: int = 0) -> tuple[np.ndarray, int]:
@@ -64,3 +64,15 @@ def test_auto_diameter_within_a_quarter(diameter):
     x = torch.from_numpy(stack)
     estimate = estimate_diameter(x - x.flatten(1).median(dim=1).values[:, None, None])
     assert abs(estimate / diameter - 1) <= 0.25, estimate
+
+
+def test_a_clump_without_necks_counts_by_its_area():
+    """A dense clump is one blob with one distance maximum; with the calibrated area of one object it counts its area."""
+    mask = np.zeros((1, 96, 96), np.uint8)
+    cv2.circle(mask[0], (48, 48), 24, 1, -1)  # as large as 9 objects of diameter 16
+    cv2.circle(mask[0], (10, 10), 8, 1, -1)  # and one single object
+    m = torch.from_numpy(mask > 0)
+    assert count_objects(m, 16.0).tolist() == [2.0]  # maxima alone: the clump is one
+    single = single_object_area(m, 16.0)
+    assert abs(single - np.pi * 8.5**2) < 40  # the lone object's area (its component holds one maximum)
+    assert count_objects(m, 16.0, single_area=single).tolist() == [10.0]

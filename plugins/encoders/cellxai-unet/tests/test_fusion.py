@@ -36,7 +36,8 @@ def test_shapes_and_attention_weights():
     fusion = build(heads=4, dim=16, latent_dim=8)
     out = fusion(torch.rand(3, S, D), torch.rand(3, S, F))
     assert out.shape == (3, 3 + 3 * S) and fusion.out_dim == 3 + 3 * S  # trend states, then the shape
-    assert build(shape_weight=0).out_dim == 3 and build(use_trend=False).out_dim == 3 * S
+    assert build(vector="states", shape_weight=0).out_dim == 3 and build(use_trend=False).out_dim == 3 * S
+    assert build(shape_weight=0).out_dim == 3 + 3 * S  # noise_units: the shape is always in, at weight 1
     assert fusion.attention.shape == (3, 4, S, S)
     assert torch.allclose(fusion.attention.sum(-1), torch.ones(3, 4, S))
     flat = build(temporal=False)
@@ -96,12 +97,39 @@ def test_fit_learns_densities_and_trends_and_auxiliary_is_in_density_units():
     assert fusion.auxiliary_names == {"density": OBJECTS, "trend": OBJECTS}
 
 
+def test_noise_unit_vector_is_trend_in_standard_errors_then_shape():
+    tokens, side, _ = toy_wells()
+    fusion = build()
+    fusion.fit(tokens, side)
+    t, s = torch.from_numpy(tokens), torch.from_numpy(side)
+    aux = fusion.auxiliary(t, s)
+    fused = fusion(t, s).detach()
+    assert torch.allclose(fused[:, :3], aux["trend"] / fusion.trend_unit, atol=1e-5)
+    shape = (aux["density"] - aux["density"].mean(dim=1, keepdim=True)) / fusion.shape_unit
+    assert torch.allclose(fused[:, 3:], shape.flatten(1), atol=1e-5)
+    z = fused[:, 0].numpy()
+    assert np.abs(z).max() > 4  # a linear measure in noise units, not a state saturated at 1
+
+
+def test_noise_unit_vector_groups_rising_and_falling_wells_with_the_silhouette_sweep():
+    from sklearn.metrics import adjusted_rand_score
+
+    from cellxai_core.build import load_component
+
+    tokens, side, program = toy_wells()
+    fusion = build()
+    fusion.fit(tokens, side)
+    fused = fusion(torch.from_numpy(tokens), torch.from_numpy(side)).detach().numpy()
+    labels = load_component("clusterer", "affinity-propagation", device="cpu").fit_predict(fused)
+    assert adjusted_rand_score(program, labels) > 0.9
+
+
 def test_fused_vector_separates_rising_from_falling_wells():
     from sklearn.cluster import AffinityPropagation
     from sklearn.metrics import adjusted_rand_score
 
     tokens, side, program = toy_wells()
-    fusion = build()
+    fusion = build(vector="states")
     fusion.fit(tokens, side)
     fused = fusion(torch.from_numpy(tokens), torch.from_numpy(side)).detach().numpy()
     labels = AffinityPropagation(damping=0.9, random_state=0).fit_predict(fused)
