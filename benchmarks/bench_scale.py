@@ -16,11 +16,17 @@ runs past ``--timeout`` seconds.
 
 All AP runs use damping 0.9, max_iter 1000, convergence_iter 15, the median preference
 and random_state 0; every method clusters the raw features (``reduce: none``).
-Encoding on a local Dask cluster is not measured here: the Dask executor is another
-part of issue #15, with its own benchmark.
+
+Then encode through each executor (``--encode-wells``, 0 skips it): the microwell pipeline
+(examples/microwell.yaml, 173 px x 5 days, a short U-Net pre-training, no explainers) on the
+same wells with ``executor: local`` and on a ``LocalCluster`` of 1 and 2 worker processes
+(1 torch thread each; the local run also gets 1). Reported: the encode stage's seconds, the whole
+run's, the client's peak RSS and the largest worker's (``RUSAGE_CHILDREN``), and whether the
+tokens equal the local run's.
 
     OMP_NUM_THREADS=2 python benchmarks/bench_scale.py                       # N = 1,000, 10,000, 100,000 (~10 min on 2 cores)
     OMP_NUM_THREADS=2 python benchmarks/bench_scale.py --sizes 1000,5000     # quick
+    python benchmarks/bench_scale.py --methods none --encode-wells 128       # the executor rows only
 """
 
 from __future__ import annotations
@@ -114,32 +120,97 @@ def row(n: int, method: str, result: dict | str) -> str:
             f"{result['clusters']} | {note.strip()} |")
 
 
+def clustering_rows(methods: list[str], sizes: list[int], memory_limit_gb: float, timeout: float) -> None:
+    print("\n| N | method | fit s | peak RSS MiB | before fit MiB | ARI vs planted | clusters | note |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    for n in sizes:
+        for method in methods:
+            need = estimate_gib(method, n)
+            if need > memory_limit_gb:
+                result: dict | str = f"skipped: needs ~{need:,.1f} GiB (N x N matrices) > {memory_limit_gb:g} GiB limit"
+            else:
+                result = run_child(method, n, timeout)
+            print(row(n, method, result), flush=True)
+    print(f"\n16-d blobs, {CENTERS} planted groups, cluster_std 1; peak RSS of the child process (imports included).")
+
+
+EXECUTORS = {"local": {"name": "local"}, "dask, 1 worker": {"name": "dask", "workers": 1},
+             "dask, 2 workers": {"name": "dask", "workers": 2}}
+
+
+def encode_child(executor: str, wells: int, out: str) -> None:
+    """One microwell run through ``executor``; print one JSON line with its seconds and peak RSS."""
+    import resource
+    from pathlib import Path
+
+    import yaml
+
+    import cellxai_core as cx
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "examples" / "microwell.yaml").read_text())
+    config["dataset"]["params"]["n_wells"] = wells
+    config["encoder"]["params"]["iterations"] = 10
+    config.update(device="cpu", threads=1, explainers=[], quality=False, executor=EXECUTORS[executor], chunk_size=16)
+    t0 = time.perf_counter()
+    run = cx.run(config, out=out, overwrite=True)
+    print(json.dumps({
+        "encode_s": run.stages["encode"]["seconds"], "total_s": time.perf_counter() - t0,
+        "client_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker_mib": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }))
+
+
+def encode_rows(wells: int, timeout: float) -> None:
+    import tempfile
+
+    import numpy as np
+    import zarr
+
+    print("\n| executor | wells | encode s | run s | client peak RSS MiB | largest worker peak RSS MiB | tokens equal local |")
+    print("| --- | --- | --- | --- | --- | --- | --- |", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-scale-encode-") as tmp:
+        tokens: dict[str, object] = {}
+        for name in EXECUTORS:
+            out = os.path.join(tmp, name.replace(" ", "_").replace(",", ""))
+            cmd = [sys.executable, __file__, "--encode-child", name, str(wells), out]
+            try:
+                proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                print(f"| {name} | {wells} | stopped after {timeout:.0f} s | | | | |", flush=True)
+                continue
+            if proc.returncode != 0:
+                print(f"| {name} | {wells} | failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]} | | | | |", flush=True)
+                continue
+            r = json.loads(proc.stdout.strip().splitlines()[-1])
+            tokens[name] = np.asarray(zarr.open_array(os.path.join(out, "store.zarr", "features", "tokens"), mode="r")[...])
+            same = "-" if name == "local" else str(bool(np.array_equal(tokens[name], tokens.get("local"))))
+            worker = "-" if name == "local" else f"{r['worker_mib']:,.0f}"
+            print(f"| {name} | {wells} | {r['encode_s']:.1f} | {r['total_s']:.1f} | {r['client_mib']:,.0f} | {worker} | {same} |", flush=True)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(sys.argv[2], int(sys.argv[3]))
+        return
+    if len(sys.argv) > 1 and sys.argv[1] == "--encode-child":
+        encode_child(sys.argv[2], int(sys.argv[3]), sys.argv[4])
         return
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,100000", help="comma-separated numbers of samples")
     parser.add_argument("--memory-limit-gb", type=float, default=4.0, help="skip a method whose estimate exceeds this")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds one fit may take (child process)")
-    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of: " + ", ".join(METHODS))
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated subset of: " + ", ".join(METHODS) + " (none: skip)")
+    parser.add_argument("--encode-wells", type=int, default=128, help="wells of the encode-per-executor rows (0: skip them)")
     args = parser.parse_args()
-    methods = [m.strip() for m in args.methods.split(",")]
+    methods = [m.strip() for m in args.methods.split(",") if m.strip() and m.strip() != "none"]
     start = time.perf_counter()
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}", flush=True)
-    print("\n| N | method | fit s | peak RSS MiB | before fit MiB | ARI vs planted | clusters | note |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- |", flush=True)
-    for n in [int(s) for s in args.sizes.split(",")]:
-        for method in methods:
-            need = estimate_gib(method, n)
-            if need > args.memory_limit_gb:
-                result: dict | str = f"skipped: needs ~{need:,.1f} GiB (N x N matrices) > {args.memory_limit_gb:g} GiB limit"
-            else:
-                result = run_child(method, n, args.timeout)
-            print(row(n, method, result), flush=True)
-    print(f"\n16-d blobs, {CENTERS} planted groups, cluster_std 1; peak RSS of the child process (imports included). "
-          f"total {time.perf_counter() - start:.0f} s; load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    if methods:
+        clustering_rows(methods, [int(n) for n in args.sizes.split(",")], args.memory_limit_gb, args.timeout)
+    if args.encode_wells:
+        encode_rows(args.encode_wells, args.timeout)
+    print(f"\ntotal {time.perf_counter() - start:.0f} s; load average at end: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import os
 import signal
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict
 import core_plugin
 from cellxai_core import hookimpl
 from cellxai_core.cli import main
+from cellxai_core.progress import StopRequested
 from cellxai_core.testing import use_plugins
 
 
@@ -23,25 +25,34 @@ class KillerParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
     n: int = 24
     marker: str = ""
+    stop_marker: str = ""
     client_pid: int = 0
+
+
+def _claim(marker: str) -> bool:
+    """True for the one reader that removes ``marker`` first."""
+    try:
+        os.unlink(marker)
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+    return True
 
 
 class KillerBlobs(core_plugin.Blobs):
     """test-blobs whose sample 13, read in any process but the client's, SIGKILLs that process once
-    (whoever removes the marker file first): a worker dying in the middle of an encode chunk."""
+    (a worker dying in the middle of an encode chunk); read by the client's loader threads, it stops
+    the run once as Ctrl-C would (``stop_marker``)."""
 
-    def __init__(self, n: int, marker: str, client_pid: int) -> None:
+    def __init__(self, n: int, marker: str, stop_marker: str, client_pid: int) -> None:
         super().__init__(n=n, size=16, seed=0)
-        self.marker, self.client_pid = marker, client_pid
+        self.marker, self.stop_marker, self.client_pid = marker, stop_marker, client_pid
 
     def __getitem__(self, i: int):
-        if i == 13 and self.marker and os.getpid() != self.client_pid:
-            try:
-                os.unlink(self.marker)
-            except FileNotFoundError:
-                pass
-            else:
-                os.kill(os.getpid(), signal.SIGKILL)
+        if i == 13 and os.getpid() != self.client_pid and self.marker and _claim(self.marker):
+            os.kill(os.getpid(), signal.SIGKILL)
+        reader = threading.current_thread().name
+        if i == 13 and os.getpid() == self.client_pid and reader.startswith("cellxai-load") and _claim(self.stop_marker):
+            raise StopRequested(signal.SIGINT)
         return super().__getitem__(i)
 
 
@@ -76,15 +87,25 @@ def _assert_same_arrays(a, b) -> None:
         np.testing.assert_array_equal(left[path], right[path], err_msg=path)
 
 
-def test_dask_two_workers_equal_local_and_survive_a_killed_worker(plugins, tmp_path):
+def test_dask_two_workers_resume_a_local_run_survive_a_killed_worker_and_equal_local(plugins, tmp_path):
+    """A local run stopped in encode's second chunk, resumed on 2 Dask workers (chunk marks kept), one
+    of which is SIGKILLed reading a sample of that chunk: the arrays equal an uninterrupted local run's."""
     import cellxai_core as cx
+    from cellxai_core.store import RunStore
 
-    marker = tmp_path / "kill-once"
-    dataset = {"name": "test-killer-blobs", "params": {"n": 24, "marker": str(marker), "client_pid": os.getpid()}}
+    marker, stop = tmp_path / "kill-once", tmp_path / "stop-once"
+    params = {"n": 24, "marker": str(marker), "stop_marker": str(stop), "client_pid": os.getpid()}
+    dataset = {"name": "test-killer-blobs", "params": params}
     local = cx.run(_pipeline(dataset=dataset), out=tmp_path / "local")
     assert local.store.attrs()["executor"]["name"] == "local"
+    stop.write_text("")
+    with pytest.raises(KeyboardInterrupt):
+        cx.run(_pipeline(dataset=dataset), out=tmp_path / "dask")
+    stopped = RunStore(tmp_path / "dask" / "store.zarr")
+    assert stopped.attrs()["status"] == "interrupted"
+    assert stopped.read("progress/encode").tolist() == [True, False, False]  # chunk 0 kept, 1 and 2 left
     marker.write_text("")
-    dask = cx.run(_pipeline(dataset=dataset, executor={"name": "dask", "workers": 2}), out=tmp_path / "dask")
+    dask = cx.run(_pipeline(dataset=dataset, executor={"name": "dask", "workers": 2}), out=tmp_path / "dask", resume=True)
     assert not marker.exists(), "no worker read sample 13: the kill was not exercised"
     assert dask.store.attrs()["executor"] == {
         "name": "dask", "address": None, "workers": 2, "threads_per_worker": 1, "retries": 2, "timeout": 10.0}

@@ -13,8 +13,8 @@ import numba
 import numpy as np
 
 
-LOWEST = np.float32(np.finfo(np.float32).min)
-FAST = {"nnan", "ninf", "nsz"}  # lets LLVM vectorise the max loops; no reassociation or FMA: rounding as torch
+LOWEST = np.int32(-(2**31))
+FAST = {"nnan", "ninf", "nsz", "reassoc"}  # lets LLVM vectorise the loops (no FMA contraction)
 
 
 @numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=FAST)
@@ -22,33 +22,41 @@ def sweep_rows(
     R: np.ndarray, A: np.ndarray, S: np.ndarray, colsum: np.ndarray, ceiling: np.ndarray, rows: np.ndarray,
     step: float, finish_a: bool, compute_r: bool, part: np.ndarray, diag_r: np.ndarray, exemplar: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """For each row i of ``rows``: finish A of the previous iteration, then R of this one (in place)."""
+    """For each row i of ``rows``: finish A of the previous iteration, then R of this one (in place).
+
+    The row maximum of A + S, its first column and the runner-up are found on order-preserving int32
+    keys of the floats (LLVM vectorises integer maxima, not float ones); -0.0 counts as 0.0."""
     n = R.shape[1]
     w = np.float32(step)
+    T = np.empty(n, np.float32)
+    keys, pair = T.view(np.int32), np.empty(1, np.int32)
     for i in rows:
         Ri, Ai, Si = R[i], A[i], S[i]
-        first = LOWEST  # max_k (A + S)_ik, found while A is finished
         if finish_a:
             diag, old = colsum[i] - Ri[i], Ai[i]
             for j in range(n):
-                a = Ai[j] + w * (min(colsum[j] - Ri[j], ceiling[j]) - Ai[j])
-                Ai[j] = a
-                first = max(first, a + Si[j])
+                Ai[j] = Ai[j] + w * (min(colsum[j] - Ri[j], ceiling[j]) - Ai[j])
             Ai[i] = old + w * (diag - old)  # the diagonal is not clipped
             exemplar[i] = Ai[i] + Ri[i] > 0
-            first = max(first, Ai[i] + Si[i])  # the clipped diagonal counted above is not larger
         if compute_r:
-            best = _row_max_at(Ai, Si, first, n) if finish_a else -1
-            if best < 0:  # the first sweep, or a maximum that was rounded otherwise: a pass of its own
-                first = LOWEST
-                for j in range(n):
-                    first = max(first, Ai[j] + Si[j])
-                best = _row_max_at(Ai, Si, first, n)
-            second = LOWEST
+            for j in range(n):
+                T[j] = Ai[j] + Si[j]
+            top = LOWEST
+            for j in range(n):
+                x = keys[j]
+                x ^= (x >> 31) & 0x7FFFFFFF
+                keys[j] = x + (x == -1)
+                top = max(top, keys[j])
+            best = 0
+            while keys[best] != top:
+                best += 1
+            runner = LOWEST
             for j in range(best):
-                second = max(second, Ai[j] + Si[j])
+                runner = max(runner, keys[j])
             for j in range(best + 1, n):
-                second = max(second, Ai[j] + Si[j])
+                runner = max(runner, keys[j])
+            pair[0] = runner ^ ((runner >> 31) & 0x7FFFFFFF)
+            first, second = Ai[best] + Si[best], pair.view(np.float32)[0]
             old = Ri[best]
             for j in range(n):
                 r = Ri[j] + w * ((Si[j] - first) - Ri[j])
@@ -58,12 +66,3 @@ def sweep_rows(
             part[best] += max(r, np.float32(0)) - max(Ri[best], np.float32(0))
             Ri[best] = r
             diag_r[i] = Ri[i]
-
-
-@numba.njit(nogil=True, cache=True, boundscheck=False, fastmath=FAST)
-def _row_max_at(Ai: np.ndarray, Si: np.ndarray, first: float, n: int) -> int:  # pragma: no cover - compiled
-    """The first column where A + S equals ``first`` (-1: none)."""
-    for j in range(n):
-        if Ai[j] + Si[j] == first:
-            return j
-    return -1
