@@ -270,3 +270,27 @@ def test_objects_are_declared_and_checked_at_open(tmp_path: Path) -> None:
     z = tmp_path / "a.zarr"
     zarr.create_array(str(z), data=np.zeros((2, 1, 1, 8, 8), np.uint8))
     assert ZarrDataset(str(z), objects=[{"name": "nucleus", "channel": 0}]).objects[0].name == "nucleus"
+
+
+# -- through the pipeline ---------------------------------------------------------------------------------
+def test_tiles_and_crops_run_through_the_pipeline(tmp_path: Path, registry) -> None:
+    import yaml
+
+    from cellxai_core.cli import main
+
+    field = discs((128, 128), CENTRES, radius=6)
+    tifffile.imwrite(tmp_path / "f1.tif", field)
+    base = {"encoder": {"name": "test-conv"}, "fusion": {"name": "test-delta"},
+            "clusterer": {"name": "test-kmeans", "params": {"n_clusters": 2}}}
+    objects = [{"name": "nucleus", "channel": 0}]
+    for name, extra in (("tiles", {"tile": {"size": 32, "min_foreground": 0.02}, "normalize": {"mode": "dataset"}}),
+                        ("crops", {"crop_cells": {"object": "nucleus", "size": 24}})):
+        spec = {**base, "dataset": {"name": "image-folder", "params": {"path": str(tmp_path), "objects": objects, **extra}}}
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        assert main(["run", str(path), "--out", str(tmp_path / name)]) == 0
+        run = cx.open_run(str(tmp_path / name))
+        if name == "tiles":
+            assert 0 < len(run.store.read("samples/meta/tile_y")) < 16  # 4 x 4 tiles, the empty ones dropped
+        else:
+            assert len(run.store.read("samples/meta/object_y")) == len(CENTRES)
