@@ -109,11 +109,16 @@ def cell_name(templates: dict[str, Any], cell_type: str, labels: dict[str, str] 
     return templates["cell_types"].get(cell_type) or (labels or {}).get(cell_type) or cell_type.replace("_", " ")
 
 
+def _pct(x: float) -> str:
+    """A signed percentage, one decimal below 10 % so that a small change never reads as "-0%"."""
+    return f"{x:+.1%}" if abs(x) < 0.1 else f"{x:+.0%}"
+
+
 def _numbers(st: dict[str, Any]) -> dict[str, str]:
     """The numbers of a statement as text: trend in % over the course, density in feature units."""
     lo, hi = st.get("ci") or [float("nan")] * 2
     if st["measure"] == "trend":
-        return {"value": f"{st['value']:+.0%}", "ci": f"{lo:+.0%} to {hi:+.0%}", "median": f"{st['median']:.3g}", "rank": ""}
+        return {"value": _pct(st["value"]), "ci": f"{_pct(lo)} to {_pct(hi)}", "median": f"{st['median']:.3g}", "rank": ""}
     return {"value": f"{st['value']:.2f}", "ci": f"{lo:.3g} to {hi:.3g}", "median": f"{st['median']:.3g}",
             "rank": f"{st['value']:.0%}"}
 

@@ -188,13 +188,11 @@ def cards(src: ReportSource, sec: Section) -> None:
             counts = Counter(cr.truth[members].tolist()).most_common()
             facts.append((f"planted {cr.truth_key}s", ", ".join(f"{g} × {m}" for g, m in counts)))
         facts += part.get("facts", [])
-        sec.raw('<div class="cols"><div>')
         sec.kv(facts)
         if cr.profiles is not None:
             _profile_card(sec, cr, c)
-        sec.raw("</div><div>")
-        _montage(sec, cr, c)
-        sec.raw("</div></div></div>")
+        _montage(sec, cr, c)  # full width below: its 192 px tiles are shown at their size
+        sec.raw("</div>")
     if len(order) > MAX_CARDS:
         sec.note(f"{len(order) - MAX_CARDS} smaller clusters not shown as cards.")
 

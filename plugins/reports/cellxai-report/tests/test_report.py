@@ -92,7 +92,7 @@ def test_cluster_report_shows_clusters_explanations_and_provenance(cluster_run):
         assert f"<td class=\"l\">{stage}</td>" in prov
     assert "report_plugin" in prov
     ids = re.findall(r'<section id="([^"]+)">', html)
-    expected = ["overview", "truth", "gmean", "clusters", "template-text", "cluster-similarity", "gradcam", "trust", "measurements", "provenance"]
+    expected = ["overview", "cluster-number", "truth", "gmean", "clusters", "template-text", "cluster-similarity", "gradcam", "trust", "measurements", "provenance"]
     assert ids == [i for i in expected if i in ids] and {"overview", "truth", "clusters", "measurements", "provenance"} <= set(ids)  # registered order
     assert "cancer_area@day_1" in section(html, "measurements")  # the names of results.csv and run.h5ad
     assert yaml.safe_dump(cluster_run.config, sort_keys=False).splitlines()[0] in prov
