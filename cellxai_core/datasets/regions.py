@@ -126,6 +126,8 @@ class RegionReader:
                     raise DataError(f"{self._field_where(odd)}: size {shapes[odd]} differs from {self._field_where(0).rsplit('/', 1)[-1]} "
                                     f"{shapes[0]}; set resize or tile to bring every sample to one size")
         self.normalization: dict[str, Any] = {"mode": self.transform.normalize}
+        if self.transform.intensity_range is not None and self.transform.normalize == "fixed":
+            self.normalization["range"] = list(self.transform.intensity_range)
         stats = self._stats_values() if self._needs_stats() else None
         if stats is not None and self.transform.normalize == "dataset":
             self._set_dataset_limits(stats)

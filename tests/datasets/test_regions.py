@@ -231,6 +231,7 @@ def test_dataset_normalisation_keeps_dim_images_dim(tmp_path: Path) -> None:
     assert dataset[dim].images.max() == pytest.approx(0.1)
     assert dataset.normalization["low"] == [0.0] and dataset.normalization["high"] == [1000.0]
     fixed = ImageFolder(str(tmp_path), normalize="fixed", intensity_range=[0, 2000])
+    assert fixed.normalization == {"mode": "fixed", "range": [0.0, 2000.0]}
     assert fixed[dim].images.max() == pytest.approx(0.05)
     params = ImageFolderParams(path=str(tmp_path), normalize={"mode": "fixed", "range": [0, 500]})
     assert (params.normalize, params.intensity_range) == ("fixed", (0.0, 500.0))
