@@ -9,7 +9,7 @@ images per second (it renders the synthetic images: the read-ahead threads overl
 the model).
 
     python benchmarks/bench_gpu.py --device cuda                       # the paper-size run, one command
-    python benchmarks/bench_gpu.py --device cpu --wells 48              # a small CPU run
+    python benchmarks/bench_gpu.py --device cpu --wells 32 --threads 1 --pretrain-iterations 20   # a small CPU run
     python benchmarks/bench_gpu.py --device cuda --precision fp32 --loader-workers 0   # the data path off
 """
 
@@ -99,6 +99,8 @@ def config(args: argparse.Namespace) -> dict:
                 batch_size=args.batch_size, chunk_size=args.chunk_size)
     if args.threads:
         data["threads"] = args.threads
+    if args.pretrain_iterations is not None:
+        data["encoder"]["params"]["iterations"] = args.pretrain_iterations
     if args.executor == "dask":
         data["executor"] = {"name": "dask", "workers": args.workers}
     return data
@@ -114,6 +116,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help="samples per encode / Grad-CAM batch")
     parser.add_argument("--chunk-size", type=int, default=256, help="samples per resumable encode chunk")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--pretrain-iterations", type=int, default=None, help="U-Net pre-training steps (default: the example's 150)")
     parser.add_argument("--executor", default="local", choices=["local", "dask"])
     parser.add_argument("--workers", type=int, default=2, help="dask workers (with --executor dask)")
     parser.add_argument("--out", type=Path, default=None, help="run directory (default: a temporary one)")
@@ -137,7 +140,8 @@ def main() -> None:
     attrs = run.store.attrs()
     print(f"bench_gpu: {args.wells} wells x {args.days} days on {name} ({args.device}); torch {torch.__version__}; "
           f"precision {attrs.get('precision_used')}; loader_workers {args.loader_workers}; executor {args.executor}; "
-          f"batch {args.batch_size}; torch threads {attrs.get('threads_used')}")
+          f"batch {args.batch_size}; torch threads {attrs.get('threads_used')}; "
+          f"pre-training steps {config(args)['encoder']['params'].get('iterations')}")
     print(f"{'stage':<28} {'seconds':>9} {'GPU busy':>9}  note")
     for stage, t0, t1 in windows:
         note = f"{args.wells * args.days / (t1 - t0):.0f} images/s" if stage == "encode" else ""
