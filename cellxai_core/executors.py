@@ -1,11 +1,7 @@
-"""Where the per-chunk work of a stage runs (``executor:``): ``local`` here; plugins add others (``dask``).
-
-``function(ctx, chunk, batches)`` (named ``"pkg.module:function"``) gets (indices, images) batches of rows
-``chunk * rows`` onwards and writes those rows of arrays the client made in the stage's partial group; the
-client marks chunks done. An executor plugin (``cellxai_executors``) has ``map_chunks(ctx, stage, todo, func,
-rows)``, yielding chunks as written, and ``close()``; its workers run :class:`LocalExecutor` on the context
-rebuilt from the resolved config, each chunk seeded from run seed, stage and chunk: the same arrays.
-"""
+"""Where the per-chunk work of a stage runs (``executor:``): ``local`` here, plugins add others (``dask``).
+``function(ctx, chunk, batches)`` gets (indices, images) batches of rows ``chunk * rows`` on and writes those rows
+of arrays the client made in the stage's partial group; the client marks chunks done. An executor plugin
+(``cellxai_executors``) has ``map_chunks`` and ``close``; its workers run :class:`LocalExecutor` (docs/scale.md)."""
 
 from __future__ import annotations
 
