@@ -51,13 +51,16 @@ class RunContext:
     def open(cls, cfg: "PipelineConfig", params: dict[str, "BaseModel"], out: Path, registry: "Registry") -> "RunContext":
         """A run's context: the builder on the resolved device, the dataset and the task (no store yet)."""
         from .build import Builder
-        from .model import resolve_device, resolve_precision
         from .progress import progress
 
-        builder = Builder(cfg, params, registry, str(resolve_device(cfg.device)))
+        builder = Builder(cfg, params, registry, "cpu")
+        dataset = builder.dataset()  # data the run cannot read fails here, in seconds, before torch is imported
+        from .model import resolve_device, resolve_precision
+
+        builder.device = str(resolve_device(cfg.device))
         resolve_precision(cfg.precision, builder.device)  # bf16 on CPU: refused before any stage
         builder.import_targets()
-        return cls(config=cfg, dataset=builder.dataset(), store=None, run_dir=out, device=builder.device,  # type: ignore[arg-type]
+        return cls(config=cfg, dataset=dataset, store=None, run_dir=out, device=builder.device,  # type: ignore[arg-type]
                    seed=cfg.seed, progress=progress, builder=builder, task_impl=builder.task())
 
     @property

@@ -58,6 +58,7 @@ def load(ctx: RunContext) -> None:
     w.attrs.update(
         channels=list(ds.channels), set_axis=ds.set_axis, set_size=int(ds.set_size), set_labels=list(set_labels(ds)),
         image_size=list(ds.image_size), classes=list(dataset_classes(ds) or []), n=len(ds), meta_keys=list(keys),
+        normalization=getattr(ds, "normalization", None),  # the intensity range a reader applied (docs/datasets.md)
     )
     w.commit()
 
