@@ -1,14 +1,21 @@
 """A stated choice of the number of clusters: Affinity Propagation over a sweep of preferences,
-scored by the silhouette of the reduced features (issue #13 item 5).
+scored by silhouettes of the reduced features (issue #13 item 5).
 
 Why: AP's default preference (the median similarity) is a convention, not a criterion. On wells
-whose programs differ by little it splits one response into many small clusters (17 clusters for 4
-programs at half the planted change). Lower preferences give fewer clusters; the silhouette
-(mean over samples of (b - a) / max(a, b), a = mean distance within the own cluster, b = to the
-nearest other cluster) says which grouping separates best, needs no ground truth, and is computed on
-the same reduced features AP clusters. Every candidate is recorded, so the report can show how clear
-the choice was: the ``margin`` is the best silhouette minus the best one with another number of
-clusters (near 0: two groupings are about as good).
+whose programs differ by little it splits one response into many small clusters (14 clusters for 4
+programs at half the planted change). Lower preferences give fewer clusters. The silhouette of a
+sample is (b - a) / max(a, b), a = its mean distance within its own cluster, b = to the nearest
+other cluster; it needs no ground truth and is computed on the features AP clusters.
+
+The rule, in two steps:
+1. keep the candidate with the MOST clusters in which every cluster (of two or more samples) has a
+   mean silhouette >= 0.5, "a reasonable structure" in Kaufman & Rousseeuw's reading of silhouettes
+   (Finding Groups in Data, 1990): no group is split off unless it separates by itself;
+2. when no candidate has that, keep the best overall silhouette (ties within 0.01: fewer clusters).
+The overall silhouette alone prefers merging two groups that each separate well (five programs
+found at the median, four at the silhouette's maximum); step 1 keeps them apart. Every candidate is
+recorded, with the ``margin``: the kept silhouette minus the best one with another number of
+clusters (negative when step 1 kept more clusters than the overall maximum).
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ import numpy as np
 FRACTIONS = (1.0, 0.75, 0.5, 0.25, 0.1, 0.0, -0.5, -1.0, -2.0)
 SILHOUETTE_SAMPLE = 3000  # silhouette is O(n^2): scored on an even sample above this size
 TIE = 0.01  # silhouettes within this of the best count as tied; the fewest clusters wins a tie
+REASONABLE = 0.5  # Kaufman & Rousseeuw: mean silhouette >= 0.5 is a reasonable structure
 
 
 @dataclass
@@ -30,6 +38,7 @@ class Candidate:
     preference: float
     n_clusters: int
     silhouette: float | None
+    min_cluster_silhouette: float | None = None  # the worst cluster's mean silhouette
 
 
 @dataclass
@@ -41,12 +50,15 @@ class Selection:
     chosen: int = 0
     margin: float | None = None
     note: str = ""
+    step: str = ""  # which step of the rule chose (see the module doc)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "rule": self.rule,
-            "criterion": "silhouette of the reduced features (euclidean); ties within "
-            f"{TIE} go to fewer clusters",
+            "criterion": f"the most clusters in which every cluster has a mean silhouette >= {REASONABLE} "
+            "(Kaufman & Rousseeuw's reasonable structure); if none, the best overall silhouette (ties within "
+            f"{TIE}: fewer clusters); silhouettes of the reduced features, euclidean",
+            "step": self.step,
             "candidates": [c.__dict__ for c in self.candidates],
             "chosen": self.chosen,
             "margin": self.margin,
@@ -65,21 +77,40 @@ def min_similarity(Z: np.ndarray, block: int = 2048) -> float:
     return -worst
 
 
-def silhouette(Z: np.ndarray, labels: np.ndarray, seed: int) -> float | None:
-    """Silhouette of ``labels`` on ``Z`` (None for one cluster or one sample per cluster)."""
-    from sklearn.metrics import silhouette_score
+def silhouettes(Z: np.ndarray, labels: np.ndarray, seed: int) -> tuple[float | None, float | None]:
+    """(mean silhouette, the worst cluster's mean silhouette) of ``labels`` on ``Z``; None for one cluster
+    or one sample per cluster. Above SILHOUETTE_SAMPLE samples, on an even random sample."""
+    from sklearn.metrics import silhouette_samples
 
-    k = len(np.unique(labels))
-    if not 1 < k < len(labels):
-        return None
-    size = SILHOUETTE_SAMPLE if len(labels) > SILHOUETTE_SAMPLE else None
-    return float(silhouette_score(Z, labels, sample_size=size, random_state=seed))
+    labels = np.asarray(labels)
+    if not 1 < len(np.unique(labels)) < len(labels):
+        return None, None
+    if len(labels) > SILHOUETTE_SAMPLE:
+        keep = np.random.default_rng(seed).choice(len(labels), SILHOUETTE_SAMPLE, replace=False)
+        Z, labels = Z[keep], labels[keep]
+        if not 1 < len(np.unique(labels)) < len(labels):
+            return None, None
+    values = silhouette_samples(Z, labels)
+    per = [values[labels == c].mean() for c in np.unique(labels) if (labels == c).sum() > 1]
+    return float(values.mean()), float(min(per)) if per else None
+
+
+def _choose(cands: list[Candidate], scored: list[int]) -> tuple[int, str]:
+    """The rule of the module doc: step 1 (every cluster reasonable, most clusters), else step 2."""
+    reasonable = [i for i in scored if (cands[i].min_cluster_silhouette or -1.0) >= REASONABLE]
+    if reasonable:
+        best = max(reasonable, key=lambda i: (cands[i].n_clusters, cands[i].silhouette))
+        return best, "every cluster separates (mean silhouette >= 0.5 in each); the most such clusters"
+    top = max(cands[i].silhouette for i in scored)  # type: ignore[type-var]
+    tied = [i for i in scored if cands[i].silhouette >= top - TIE]  # type: ignore[operator]
+    best = min(tied, key=lambda i: (cands[i].n_clusters, -cands[i].silhouette))  # type: ignore[operator]
+    return best, "no candidate has every cluster >= 0.5: the best overall silhouette"
 
 
 def sweep(
     Z: np.ndarray, median: float, fit_at: Callable[[float], Any], first: Any, seed: int
 ) -> tuple[Any, Selection]:
-    """Fit AP at each candidate preference (``first`` is the fit at the median) and keep the best.
+    """Fit AP at each candidate preference (``first`` is the fit at the median) and keep one by the rule.
 
     Returns the chosen fit and the recorded selection.
     """
@@ -91,16 +122,14 @@ def sweep(
         fit = first if t == 1.0 else fit_at(p)
         fits.append(fit)
         k = len(np.unique(fit.labels))
-        selection.candidates.append(Candidate(p, k, silhouette(Z, fit.labels, seed)))
-    scored = [i for i, c in enumerate(selection.candidates) if c.silhouette is not None]
+        selection.candidates.append(Candidate(p, k, *silhouettes(Z, fit.labels, seed)))
+    cands = selection.candidates
+    scored = [i for i, c in enumerate(cands) if c.silhouette is not None]
     if not scored:
         selection.note = "no preference gave 2 or more clusters of more than one sample; kept the median"
         return first, selection
-    best = max(selection.candidates[i].silhouette for i in scored)  # type: ignore[type-var]
-    tied = [i for i in scored if selection.candidates[i].silhouette >= best - TIE]  # type: ignore[operator]
-    chosen = min(tied, key=lambda i: (selection.candidates[i].n_clusters, -selection.candidates[i].silhouette))  # type: ignore[operator]
+    chosen, selection.step = _choose(cands, scored)
     selection.chosen = chosen
-    k = selection.candidates[chosen].n_clusters
-    others = [selection.candidates[i].silhouette for i in scored if selection.candidates[i].n_clusters != k]
-    selection.margin = None if not others else float(selection.candidates[chosen].silhouette - max(others))  # type: ignore[operator,type-var]
+    others = [cands[i].silhouette for i in scored if cands[i].n_clusters != cands[chosen].n_clusters]
+    selection.margin = None if not others else float(cands[chosen].silhouette - max(others))  # type: ignore[operator,type-var]
     return fits[chosen], selection

@@ -36,11 +36,34 @@ def test_the_selection_records_every_candidate_and_a_margin(broad_blobs):
     assert cands[0]["preference"] > cands[-1]["preference"]  # from the median down
     assert cands[0]["n_clusters"] >= cands[-1]["n_clusters"]
     kept = cands[sel["chosen"]]
-    scored = [c["silhouette"] for c in cands if c["silhouette"] is not None]
-    assert kept["silhouette"] >= max(scored) - 0.01
+    assert kept["min_cluster_silhouette"] >= 0.5 and sel["step"].startswith("every cluster separates")
+    assert all(c["min_cluster_silhouette"] < 0.5 for c in cands if c["n_clusters"] > kept["n_clusters"])
     others = [c["silhouette"] for c in cands if c["silhouette"] is not None and c["n_clusters"] != kept["n_clusters"]]
     assert sel["margin"] == pytest.approx(kept["silhouette"] - max(others))
     assert sel["margin"] > 0
+
+
+def test_groups_that_each_separate_are_not_merged_for_a_higher_overall_silhouette():
+    """Five tight groups, two of them close: the overall silhouette is highest with the close pair merged
+    (4 clusters), but each of the five separates by itself, so step 1 keeps five."""
+    X, y = make_blobs(500, n_features=2, centers=[[0, 0], [30, 0], [0, 30], [30, 30], [4, 0]], cluster_std=0.6,
+                      random_state=0)
+    fit = AffinityPropagation(device="cpu", reduce="none").fit(X)
+    sel = fit.selection_
+    assert len(set(fit.labels_)) == 5 and adjusted_rand_score(y, fit.labels_) == 1.0
+    four = [c for c in sel["candidates"] if c["n_clusters"] == 4]
+    assert four and max(c["silhouette"] for c in four) > sel["candidates"][sel["chosen"]]["silhouette"]
+    assert sel["margin"] < 0  # kept although another number of clusters scores higher overall
+
+
+def test_without_reasonable_clusters_the_best_overall_silhouette_is_kept():
+    X, y = make_blobs(400, n_features=2, centers=[[0, 0], [3, 0], [0, 3], [3, 3]], cluster_std=1.0, random_state=1)
+    sel = AffinityPropagation(device="cpu", reduce="none").fit(X).selection_
+    cands = sel["candidates"]
+    assert all(c["min_cluster_silhouette"] is None or c["min_cluster_silhouette"] < 0.5 for c in cands)
+    scored = [c["silhouette"] for c in cands if c["silhouette"] is not None]
+    assert cands[sel["chosen"]]["silhouette"] >= max(scored) - 0.01
+    assert sel["step"].startswith("no candidate")
 
 
 def test_an_explicit_preference_or_target_skips_the_sweep(broad_blobs):

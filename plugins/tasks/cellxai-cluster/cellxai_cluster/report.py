@@ -21,6 +21,9 @@ def _verdict(selection: dict[str, Any]) -> str:
         return f"every preference tried gave {ks.pop()} clusters: the number does not depend on the preference."
     if margin is None:
         return "no other number of clusters could be scored."
+    if margin < 0:
+        return (f"kept although another number of clusters scores {-margin:.3f} higher in overall silhouette: "
+                "that one merges groups that each separate by themselves (every kept cluster >= 0.5).")
     if margin >= MARGIN_CLEAR:
         return f"clear choice: the next best number of clusters scores {margin:.3f} lower in silhouette."
     return (f"uncertain choice: another number of clusters scores only {margin:.3f} lower in silhouette "
@@ -38,11 +41,15 @@ def render(run: Any, sec: Any) -> None:
         sec.note(f"The number of clusters was not chosen by a sweep: rule {rule or 'of the clusterer'}{why}.")
         return
     chosen = selection.get("chosen", 0)
+    def num(x: Any) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
     rows = [
-        ("kept" if i == chosen else "", f"{c['preference']:.4g}", c["n_clusters"],
-         "n/a" if c["silhouette"] is None else f"{c['silhouette']:.3f}")
+        ("kept" if i == chosen else "", f"{c['preference']:.4g}", c["n_clusters"], num(c["silhouette"]),
+         num(c.get("min_cluster_silhouette")))
         for i, c in enumerate(selection["candidates"])
     ]
-    sec.p(f"Criterion: {selection.get('criterion', selection.get('rule'))}. {_verdict(selection)}")
-    sec.table(["", "preference", "clusters", "silhouette"], rows,
+    step = f" Chosen by: {selection['step']}." if selection.get("step") else ""
+    sec.p(f"Criterion: {selection.get('criterion', selection.get('rule'))}.{step} {_verdict(selection)}")
+    sec.table(["", "preference", "clusters", "silhouette", "worst cluster"], rows,
               caption="Affinity Propagation at each preference tried (higher preference: more clusters)")

@@ -61,6 +61,10 @@ def test_clear_and_uncertain_choices_are_told_apart():
     assert "uncertain choice" in _render(_selection(0.01))[0][1]
 
 
+def test_a_negative_margin_says_why_more_clusters_were_kept():
+    assert "each separate by themselves" in _render(_selection(-0.05))[0][1]
+
+
 def test_one_number_everywhere_says_so():
     assert "does not depend on the preference" in _render(_selection(None, ks=(4, 4)))[0][1]
 
