@@ -78,7 +78,7 @@ def test_pretrain_on_truth_needs_masks(wells_factory, context_of):
     with pytest.raises(UserError, match="no truth masks"):
         model.pretrain(context_of(ds))
     calibrated = UNetEncoder(in_channels=3, pretrain=False, **TINY).pretrain(context_of(ds))
-    assert set(calibrated) == {f"{q}_{n}" for q in ("diameter", "threshold") for n in ("cancer", "t_cell", "dead")}
+    assert set(calibrated) == {f"{q}_{n}" for q in ("diameter", "threshold", "object_area") for n in ("cancer", "t_cell", "dead")}
 
 
 def test_weights_round_trip_and_mismatch(tmp_path):
