@@ -10,12 +10,12 @@ from importlib import import_module
 from typing import Any
 
 from .data import Dataset, Sample
-from .errors import ConfigError, DataError, PluginError, UserError
+from .errors import ConfigError, DataError, NotApplicable, PluginError, UserError
 from .hookspecs import hookimpl
 
 __version__ = "0.1.0"
 _LAZY = {"run": "pipeline", "open_run": "api", "load_dataset": "build", "load_component": "build"}
-__all__ = ["ConfigError", "DataError", "Dataset", "PluginError", "Sample", "UserError", "hookimpl", *_LAZY, "__version__"]
+__all__ = ["ConfigError", "DataError", "Dataset", "NotApplicable", "PluginError", "Sample", "UserError", "hookimpl", *_LAZY, "__version__"]
 
 
 def __getattr__(name: str) -> Any:

@@ -56,7 +56,6 @@ class RunContext:
         builder = Builder(cfg, params, registry, "cpu")
         dataset = builder.dataset()  # data the run cannot read fails here, in seconds, before torch is imported
         from .model import resolve_device, resolve_precision
-
         builder.device = str(resolve_device(cfg.device))
         resolve_precision(cfg.precision, builder.device)  # bf16 on CPU: refused before any stage
         builder.import_targets()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 
 class UserError(Exception):
-    """The user's input is wrong: config, data, plugin name, output directory.
-
-    The message is a single line that says what is wrong and where (file, field, path).
-    """
+    """The user's input is wrong (config, data, plugin name, output directory); the message is a single
+    line that says what is wrong and where (file, field, path)."""
 
     exit_code = 2
 
@@ -18,6 +16,10 @@ class DataError(UserError):
 
 class ConfigError(UserError):
     """A pipeline file or override is invalid. Name the file and the field path."""
+
+
+class NotApplicable(UserError):
+    """An explainer has nothing to explain in this run (one cluster to contrast): skipped with a note."""
 
 
 class PluginError(UserError):

@@ -16,7 +16,7 @@ from . import rundir, schema, stages
 from .build import Builder, stage_seed, validated_params
 from .config import load_config, resolved_config
 from .context import RunContext
-from .errors import ConfigError, UserError
+from .errors import ConfigError, NotApplicable, UserError
 from .executors import make_executor
 from .progress import check_stop
 from .registry import Registry, get_registry
@@ -143,6 +143,9 @@ def _execute(ctx: RunContext, resolved: dict[str, Any], *, resume: bool, overwri
             check_stop()
             try:
                 run_stage(ctx, stage, work)
+            except NotApplicable as exc:  # nothing to explain (e.g. one cluster): a note in the report, not a failure
+                store.set_stage(stage, "skipped", note=str(exc))
+                log.warning("%s skipped: %s", stage, exc)
             except Exception as exc:
                 if not stage.startswith("explain:") or isinstance(exc, OSError):
                     raise
@@ -174,11 +177,8 @@ def _write_report(out: Path, registry: Registry) -> None:
 def explain_run(
     run_dir: str | Path, name: str, params: Mapping[str, Any] | None = None, *, registry: Registry | None = None
 ) -> dict[str, Any]:
-    """Run one more explainer on a finished run (``cellxai explain`` / ``cellxai evaluate``).
-
-    The run's own resolved config rebuilds the context exactly as the pipeline does; the
-    explainer's results go to ``explanations/<name>``. Returns its attrs.
-    """
+    """Run one more explainer on a finished run (``cellxai explain`` / ``evaluate``), its context rebuilt from
+    the run's resolved config as the pipeline does; returns the attrs of ``explanations/<name>``."""
     from .api import open_run
 
     registry = registry or get_registry()

@@ -121,11 +121,13 @@ def test_signal_stops_at_a_batch_boundary_and_resume_finishes_equal(registry, tm
 class _Failing:
     requires, after, tasks = (), (), ("cluster",)
 
-    def __init__(self, bug: bool = False) -> None:
-        self.bug = bug
+    def __init__(self, bug: bool = False, nothing: bool = False) -> None:
+        self.bug, self.nothing = bug, nothing
 
     def run(self, ctx, out):
         out.create_array("half", (2,), "float32")[...] = 1.0
+        if self.nothing:
+            raise cx.NotApplicable("test-failing: one cluster, nothing to contrast")
         if self.bug:
             raise RuntimeError("a bug in the explainer")
         raise cx.DataError("this data has no cells")
@@ -139,6 +141,7 @@ def _failing_plugin():
     class FailingParams(BaseModel):
         model_config = ConfigDict(extra="forbid")
         bug: bool = False
+        nothing: bool = False
 
     @cx.hookimpl
     def cellxai_explainers(register):
@@ -168,3 +171,18 @@ def test_the_report_says_which_explainer_failed(registry, pipeline_file, tmp_pat
     assert code == 2
     html = (out / "report.html").read_text()
     assert "Stage explain:test-failing failed" in html and "this data has no cells" in html
+
+
+def test_an_explainer_with_nothing_to_explain_is_skipped_with_a_note(registry, pipeline_file, tmp_path, capsys):
+    """#12 item 7: one cluster -> explainers that need two are skipped with a note; the run is complete, exit 0."""
+    registry.add_plugin(_failing_plugin())
+    explainers = [{"name": "test-failing", "params": {"nothing": True}}, {"name": "test-sizes"}]
+    out = tmp_path / "r"
+    code = main(["run", str(pipeline_file({"explainers": explainers, "report": True})), "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    run = cx.open_run(out)
+    stage = run.stages["explain:test-failing"]
+    assert stage["status"] == "skipped" and "nothing to contrast" in stage["note"]
+    assert run.stages["explain:test-sizes"]["status"] == "done" and len(run.results()) == len(run.ids)
+    assert "test-failing" not in run.explanations
+    assert "Stage explain:test-failing was skipped: test-failing: one cluster" in (out / "report.html").read_text()

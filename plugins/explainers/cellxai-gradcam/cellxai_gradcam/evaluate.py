@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from cellxai_core.data import chunks, load_batch
-from cellxai_core.errors import UserError
+from cellxai_core.errors import NotApplicable, UserError
 
 from .cam import grad_cam
 from .faithfulness import (BLUR_SIGMA_FRACTION, cascading_randomizations, curve_auc, deletion_curves,
@@ -195,6 +195,8 @@ def evaluate_run(ctx: Any, out: Any = None, params: FaithfulnessParams | Mapping
     """
     params = params if isinstance(params, FaithfulnessParams) else FaithfulnessParams.model_validate(dict(params or {}))
     store = ctx.store
+    if not store.has("explanations/gradcam/maps") and store.stage_status("explain:gradcam") == "skipped":
+        raise NotApplicable("faithfulness: gradcam was skipped, so there are no maps to check")
     if not store.has("explanations/gradcam/maps"):
         raise UserError(f"{ctx.run_dir}: no explanations/gradcam/maps; run the gradcam explainer first")
     attrs = store.attrs("explanations/gradcam")

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from cellxai_core.errors import UserError
+from cellxai_core.errors import NotApplicable
 
 
 def train_linear_head(
@@ -41,7 +41,8 @@ def train_linear_head(
     keep = labels >= 0
     classes = np.unique(labels[keep])
     if len(classes) < 2:
-        raise UserError(f"gradcam: the linear head needs at least 2 clusters, found {len(classes)} (noise excluded)")
+        raise NotApplicable(f"gradcam: the clustering found {len(classes)} cluster(s) (noise excluded); Grad-CAM "
+                            "explains what tells clusters apart and needs at least 2")
     kept = np.flatnonzero(keep)
     targets = np.searchsorted(classes, labels[kept])
     train = stratified_subsample(targets, max_train, seed) if len(kept) > max_train else np.arange(len(kept))

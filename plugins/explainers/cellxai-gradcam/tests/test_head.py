@@ -41,3 +41,13 @@ def test_stratified_subsample_keeps_every_class_and_its_share():
     counts = np.bincount(targets[pick], minlength=3)
     assert counts.tolist() == [90, 9, 1]  # the rarest cluster still has a sample
     assert np.array_equal(pick, np.sort(pick)) and np.array_equal(pick, stratified_subsample(targets, 100, seed=1))
+
+
+def test_one_cluster_is_not_applicable_not_a_failure():
+    import pytest
+
+    from cellxai_core.errors import NotApplicable
+
+    X, _ = _features(50)
+    with pytest.raises(NotApplicable, match="1 cluster"):
+        train_linear_head(X, np.zeros(50, dtype=np.int64), device=CPU, seed=0)

@@ -40,6 +40,8 @@ def provenance(src: ReportSource, sec: Section) -> None:
     for name, info in stages.items():
         if info.get("status") == "failed":
             sec.note(f"Stage {name} failed: {info.get('error') or 'no reason recorded'}. Everything else in this report is complete.")
+        elif info.get("status") == "skipped":
+            sec.note(f"Stage {name} was skipped: {info.get('note') or 'nothing to do'}.")
     if stages:
         sec.h3("Time per stage")
         total = sum(float(v.get("seconds") or 0) for v in stages.values())
