@@ -17,7 +17,7 @@ from cellxai_core import schema
 from cellxai_core.config import load_config
 from cellxai_core.data import load_batch
 from cellxai_core.model import encode_grouped
-from cellxai_core.pipeline import open_context
+from cellxai_core.context import RunContext
 from cellxai_core.testing import use_plugins
 
 from cellxai_classify.preprocess import InputTransform, preprocess
@@ -43,7 +43,7 @@ def whitened(tmp_path_factory):
     with use_plugins(ToyPlugin(), installed=True) as reg:
         run = cx.run(cfg, out=tmp_path_factory.mktemp("runs") / "zca")
         parsed, params = load_config(run.config, registry=reg)
-        ctx = open_context(parsed, params, run.path, reg)  # rebuilt from the run's own config, as `explain` does
+        ctx = RunContext.open(parsed, params, run.path, reg)  # rebuilt from the run's own config, as `explain` does
         model = ctx.model()
     return run, ctx, model
 
@@ -91,6 +91,6 @@ def test_without_preprocessing_the_model_has_no_transform(tmp_path):
     with use_plugins(ToyPlugin(), installed=True) as reg:
         run = cx.run(config(), out=tmp_path / "plain")
         parsed, params = load_config(run.config, registry=reg)
-        model = open_context(parsed, params, run.path, reg).model()
+        model = RunContext.open(parsed, params, run.path, reg).model()
     assert model.transform is None
     assert run.store.attrs(schema.PREDICTIONS)["zca"] is False
