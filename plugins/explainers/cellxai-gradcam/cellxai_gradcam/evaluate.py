@@ -168,8 +168,9 @@ def _summary(arrays: dict[str, np.ndarray], indices: np.ndarray, seed: int, para
     if stages:
         summary["randomization"] = {
             "stages": stages,
-            "spearman": {name: float(r.mean()) for name, r in zip(stages, arrays["spearman"])},
-            "note": "Spearman rho of stored maps vs maps of the randomised model; 0 where a map is constant",
+            "spearman": {name: float(np.nanmean(r)) if np.isfinite(r).any() else None
+                         for name, r in zip(stages, arrays["spearman"])},
+            "note": "Spearman rho of stored maps vs maps of the randomised model, over maps that are not constant (an empty stored map has no ranking to compare)",
         }
     summary["verdicts"] = verdict_rows({**arrays, "stages": stages}, mask, int(empty.sum()), int(empty.size))
     return summary

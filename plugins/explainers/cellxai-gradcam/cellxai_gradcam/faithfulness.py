@@ -95,18 +95,20 @@ def energy_inside(maps: torch.Tensor, masks: torch.Tensor) -> tuple[torch.Tensor
 
 
 def spearman_per_image(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Spearman rho between matching maps of (..., H, W) arrays; 0 where either map is constant."""
+    """Spearman rho between reference maps ``a`` and matching maps ``b`` of (..., H, W) arrays. NaN where the
+    reference is constant (an empty map has no ranking to compare: counting it as rho 0 would let empty maps pass
+    the randomisation check); 0 where only ``b`` is constant (its ranking shares nothing with the reference's)."""
     a2 = a.reshape(-1, a.shape[-2] * a.shape[-1])
     b2 = b.reshape(-1, b.shape[-2] * b.shape[-1])
     from scipy.stats import spearmanr
 
-    out = np.zeros(len(a2))
+    out = np.full(len(a2), np.nan)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for i, (x, y) in enumerate(zip(a2, b2)):
-            if np.ptp(x) > 0 and np.ptp(y) > 0:
-                out[i] = spearmanr(x, y).statistic
-    return np.nan_to_num(out).reshape(a.shape[:-2])
+            if np.ptp(x) > 0:
+                out[i] = spearmanr(x, y).statistic if np.ptp(y) > 0 else 0.0
+    return out.reshape(a.shape[:-2])
 
 
 def randomize_(module: nn.Module, seed: int) -> nn.Module:

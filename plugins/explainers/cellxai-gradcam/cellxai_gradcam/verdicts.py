@@ -74,11 +74,13 @@ def ratio_row(check: str, value: np.ndarray, area: np.ndarray, ratio: float, mas
 def randomization_row(stage: str, rho: np.ndarray) -> dict[str, Any]:
     """Maps of the randomised model must differ: mean Spearman rho below RHO_MAX, one-sample Wilcoxon of rho - RHO_MAX."""
     rho = np.asarray(rho, dtype=float).ravel()
+    rho = rho[np.isfinite(rho)]  # an empty (constant) trained map has no ranking to compare
     p, n = wilcoxon_less(rho, np.full_like(rho, RHO_MAX))
-    mean = float(np.nanmean(rho)) if rho.size else float("nan")
+    mean = float(np.mean(rho)) if rho.size else float("nan")
     threshold = f"Spearman rho < {RHO_MAX} (Wilcoxon p < {ALPHA})"
     if p is None:
-        return _row(f"maps change when {stage} is randomised", mean, RHO_MAX, threshold, None, n, False, "too few maps for the test")
+        return _row(f"maps change when {stage} is randomised", mean, RHO_MAX, threshold, None, n, None if not n else False,
+                    f"{n} non-empty maps: too few for the test (empty maps have no ranking to compare)")
     passed = bool(mean < RHO_MAX and p < ALPHA)
     why = f"rho {mean:.3f}, p = {p:.2g}" + ("" if passed else ": the maps barely depend on these trained weights")
     return _row(f"maps change when {stage} is randomised", mean, RHO_MAX, threshold, p, n, passed, why)

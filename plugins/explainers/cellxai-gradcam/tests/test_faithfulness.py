@@ -57,13 +57,14 @@ def test_energy_inside_masks():
     assert torch.all(area == 0.5)
 
 
-def test_spearman_is_zero_for_constant_maps():
+def test_spearman_against_constant_maps():
     rng = np.random.default_rng(0)
     a = rng.random((2, 3, 5, 5))
     b = a.copy()
     b[1, 2] = 0.0
     rho = spearman_per_image(a, b)
-    assert rho.shape == (2, 3) and np.allclose(rho[0], 1) and rho[1, 2] == 0
+    assert rho.shape == (2, 3) and np.allclose(rho[0], 1) and rho[1, 2] == 0  # the compared map lost its ranking
+    assert np.isnan(spearman_per_image(b, a)[1, 2])  # an empty reference has none to compare
     assert np.allclose(spearman_per_image(a, -a), -1)
 
 

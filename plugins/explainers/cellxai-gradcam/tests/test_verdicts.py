@@ -95,3 +95,11 @@ def test_evaluate_prints_a_verdict_line_per_check():
     lines = verdict_table(rows)
     assert lines[1].split()[0] == "PASS" and "deletion AUC below random maps" in lines[1] and "e-0" in lines[1]
     assert lines[2].split()[0] == "FAIL" and "empty maps" in lines[2] and "3 of 10 maps" in lines[3]
+
+
+def test_empty_maps_cannot_pass_the_randomisation_check():
+    """Empty (constant) trained maps have no ranking to compare: left out, never counted as rho = 0."""
+    empty = np.zeros((12, 8, 8))
+    rho = spearman_per_image(empty, np.random.default_rng(0).random((12, 8, 8)))
+    row = randomization_row("head", rho)
+    assert np.isnan(rho).all() and row["passed"] is not True and row["n"] == 0
