@@ -63,17 +63,24 @@ def deletion_curves(
         returning them (side features recomputed from what is left of the images).
     :returns: (B, steps + 1) softmax probabilities of ``targets``.
     """
+    return perturbation_curves(model, images, maps, targets, steps, baseline, forward_kwargs, insert=False)
+
+
+def perturbation_curves(
+    model: nn.Module, images: torch.Tensor, maps: torch.Tensor, targets: torch.Tensor, steps: int, baseline: str,
+    forward_kwargs: Mapping[str, Any] | Callable[[torch.Tensor], Mapping[str, Any]] | None, *, insert: bool,
+) -> torch.Tensor:
+    """Deletion (the top k/steps pixels take the baseline) or insertion (only they keep the image) curves."""
     fill = blurred(images) if baseline == "blur" else torch.zeros_like(images)
     ranks = pixel_ranks(maps).unsqueeze(-3)  # broadcast over channels
     n_pixels = maps.shape[-2] * maps.shape[-1]
     rows = torch.arange(images.shape[0], device=images.device)
     curve = []
     for k in range(steps + 1):
-        deleted = ranks < round(k / steps * n_pixels)
-        x = torch.where(deleted, fill, images)
+        top = ranks < round(k / steps * n_pixels)
+        x = torch.where(top, images, fill) if insert else torch.where(top, fill, images)
         kwargs = forward_kwargs(x) if callable(forward_kwargs) else (forward_kwargs or {})
-        scores = model(x, **kwargs)
-        curve.append(torch.softmax(scores.float(), dim=1)[rows, targets])
+        curve.append(torch.softmax(model(x, **kwargs).float(), dim=1)[rows, targets])
     return torch.stack(curve, dim=1)
 
 

@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping
 import torch
 from torch import nn
 
-from .faithfulness import blurred, pixel_ranks
+from .faithfulness import perturbation_curves, pixel_ranks
 
 GINI_OFFSET = 1e-7  # Quantus' Sparseness adds it before sorting
 
@@ -41,17 +41,7 @@ def insertion_curves(
 
     Same arguments as :func:`~cellxai_gradcam.faithfulness.deletion_curves`; (B, steps + 1).
     """
-    fill = blurred(images) if baseline == "blur" else torch.zeros_like(images)
-    ranks = pixel_ranks(maps).unsqueeze(-3)
-    n_pixels = maps.shape[-2] * maps.shape[-1]
-    rows = torch.arange(images.shape[0], device=images.device)
-    curve = []
-    for k in range(steps + 1):
-        inserted = ranks < round(k / steps * n_pixels)
-        x = torch.where(inserted, images, fill)
-        kwargs = forward_kwargs(x) if callable(forward_kwargs) else (forward_kwargs or {})
-        curve.append(torch.softmax(model(x, **kwargs).float(), dim=1)[rows, targets])
-    return torch.stack(curve, dim=1)
+    return perturbation_curves(model, images, maps, targets, steps, baseline, forward_kwargs, insert=True)
 
 
 def rank_accuracy(maps: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
