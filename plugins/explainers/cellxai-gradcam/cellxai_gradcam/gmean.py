@@ -10,6 +10,8 @@ identical images. The correlation image is Pearson's r between the two images ov
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
@@ -34,6 +36,12 @@ class GeometricMeanAccumulator:
         self.log_sum.index_add_(0, groups, logs)
         self.weight.index_add_(0, groups, w)
         self.count.index_add_(0, groups, torch.ones_like(groups))
+
+    def add_sums(self, log_sum: Any, weight: Any, count: Any) -> None:
+        """Add another accumulator's sums (a chunk's, computed elsewhere): (groups, *shape), (groups,), (groups,)."""
+        self.log_sum += torch.as_tensor(log_sum, device=self.log_sum.device).to(self.log_sum.dtype)
+        self.weight += torch.as_tensor(weight, device=self.weight.device).to(self.weight.dtype)
+        self.count += torch.as_tensor(count, device=self.count.device).to(self.count.dtype)
 
     def result(self) -> torch.Tensor:
         """(groups, *shape) geometric means, clamped at 0; groups with no weight are 0."""

@@ -1,25 +1,33 @@
 """The ``gmean`` explainer: Gmean-Shape, Gmean-GradCAM and their correlation image per group.
 
 Groups are clusters (task cluster, noise left out) or predicted classes (task
-classify). Everything is accumulated batch by batch as running log-sums on the run's
-device, so memory depends on the number of groups, not on N.
+classify). Each chunk of ``chunk_size`` samples is one call of :func:`gmean_chunk` on the
+run's executor (in this process or a Dask worker): it accumulates the chunk's running
+log-sums batch by batch on the run's device and writes them to its row of per-chunk sums in
+the stage's partial group (G x image size each, so memory depends on the number of groups,
+not on N). The client adds the chunks' sums in chunk order and finishes. Finished chunks are
+marked, so a resumed run adds only the missing ones. Equal to one running sum over all
+batches up to float64 rounding (the sums are added in another order); bit for bit with one chunk.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 import torch
 
 from cellxai_core.errors import UserError
 from cellxai_core.model import resolve_device
+from cellxai_core.store import PARTIAL
 
 from .gmean import GeometricMeanAccumulator, correlation_ratios, patch_correlation
+from .jobs import job_array, job_attrs, map_chunks, new_job, rebatched, require_array, write_job_array
 from .modeling import class_names
 from .params import GmeanParams
 
-MAPS = "explanations/gradcam/maps"
+MAPS, PROB = "explanations/gradcam/maps", "explanations/gradcam/target_prob"
+JOB = "gmean"  # _partial/gmean.job: what gmean_chunk reads (params, group of each sample, array paths)
 
 
 def _group_names(ctx: Any, ids: np.ndarray) -> list[str]:
@@ -43,6 +51,32 @@ class GmeanExplainer:
     def __init__(self, **params: Any) -> None:
         self.params = GmeanParams(**params)
 
+    def _accumulate(self, ctx: Any, out: Any, group: np.ndarray, n_groups: int, shapes: dict[str, tuple[int, ...]],
+                    device: Any) -> dict[str, GeometricMeanAccumulator]:
+        """Every chunk's sums (``group``: each sample's group index, -1 = left out) on the executor, added up here."""
+        p, n = self.params, len(group)
+        rows, stage = max(min(int(getattr(ctx.config, "chunk_size", 64)), n), 1), getattr(out, "stage", "explain:gmean")
+        n_chunks, root = -(-n // rows), f"{PARTIAL}/{stage.replace(':', '.')}/sums"  # kept for a resume, never published
+        sums = {k: require_array(ctx.store, f"{root}/{k}", (n_chunks, n_groups, *v), "float64", (1, n_groups, *v)) for k, v in shapes.items()}
+        weight = require_array(ctx.store, f"{root}/weight", (n_chunks, n_groups), "float64", (1, n_groups))
+        count = require_array(ctx.store, f"{root}/count", (n_chunks, n_groups), "int64", (1, n_groups))
+        new_job(ctx.store, JOB, params=p.model_dump(mode="json"), n_groups=n_groups, shapes=shapes, maps=MAPS,
+                weights=PROB if p.weights == "target_prob" else None, sums={k: a.path for k, a in sums.items()},
+                weight=weight.path, count=count.path)
+        write_job_array(ctx.store, JOB, "group", group, rows)
+        done = ctx.store.progress(stage, n_chunks)
+        todo = np.flatnonzero(~done.done())
+        with ctx.progress(total=n, description="gmean", completed=n - sum(min(rows, n - k * rows) for k in todo)) as bar:
+            for k in map_chunks(ctx, stage, todo, "cellxai_gradcam.gmean_explainer:gmean_chunk", rows):
+                done.mark(k)
+                bar.advance(min(rows, n - k * rows))
+        accs = {k: GeometricMeanAccumulator(n_groups, v, p.epsilon, device) for k, v in shapes.items()}
+        for k in range(n_chunks):  # in chunk order, whatever order they finished in: the same sums every run
+            chunk_weight, chunk_count = np.asarray(weight[k]), np.asarray(count[k])
+            for name, acc in accs.items():
+                acc.add_sums(np.asarray(sums[name][k]), chunk_weight, chunk_count)
+        return accs
+
     def run(self, ctx: Any, out: Any) -> None:
         p = self.params
         device = resolve_device(ctx.device)
@@ -50,28 +84,13 @@ class GmeanExplainer:
         ids = np.unique(labels[labels >= 0])
         lookup = np.full(int(labels.max()) + 2 if len(labels) else 1, -1, dtype=np.int64)
         lookup[ids] = np.arange(len(ids))
-        maps = ctx.store.array(MAPS)
-        weights = ctx.store.read("explanations/gradcam/target_prob") if p.weights == "target_prob" else None
         n_groups = len(ids)
         if not n_groups:
             raise UserError("gmean: no cluster or class to average over (every sample is noise)")
         s, c, (h, w) = ctx.dataset.set_size, len(ctx.dataset.channels), tuple(ctx.dataset.image_size)
-        shape_acc = GeometricMeanAccumulator(n_groups, (s, c, h, w), p.epsilon, device)
-        total_acc = GeometricMeanAccumulator(n_groups, (s, h, w), p.epsilon, device)
-        cam_acc = GeometricMeanAccumulator(n_groups, (s, h, w), p.epsilon, device)
-        with ctx.progress(total=len(labels), description="gmean") as bar:
-            for idx, images in ctx.iter_batches(p.batch_size):
-                group = lookup[labels[idx]]
-                keep = group >= 0
-                if keep.any():
-                    x = torch.from_numpy(images[keep]).to(device)
-                    m = torch.from_numpy(np.asarray(maps[idx[0]: idx[-1] + 1])[keep].astype(np.float32)).to(device)
-                    g = torch.from_numpy(group[keep]).to(device)
-                    wt = None if weights is None else torch.from_numpy(weights[idx][keep]).to(device)
-                    shape_acc.add(x, g, wt)
-                    total_acc.add(x.mean(dim=2), g, wt)
-                    cam_acc.add(m, g, wt)
-                bar.advance(len(idx))
+        shapes = {"shape": (s, c, h, w), "total": (s, h, w), "gradcam": (s, h, w)}
+        accs = self._accumulate(ctx, out, lookup[labels], n_groups, shapes, device)
+        shape_acc, total_acc, cam_acc = accs["shape"], accs["total"], accs["gradcam"]
         total, gradcam = total_acc.result(), cam_acc.result()
         rho = patch_correlation(total, gradcam, p.radius)
         positive, negative = correlation_ratios(rho, p.threshold)
@@ -102,3 +121,30 @@ class GmeanExplainer:
                 for i, name in enumerate(names)
             },
         )
+
+
+def gmean_chunk(ctx: Any, chunk: int, batches: Iterator[tuple[np.ndarray, Any]]) -> None:
+    """One chunk's sums of w ln(x + eps), w and counts per group (here or on a Dask worker), in batches of the
+    params' ``batch_size``; written to the chunk's row of the partial sums the client adds up."""
+    store, job = ctx.store, job_attrs(ctx.store, JOB)
+    p = GmeanParams(**job["params"])
+    device = resolve_device(ctx.device)
+    accs = {k: GeometricMeanAccumulator(job["n_groups"], tuple(v), p.epsilon, device) for k, v in job["shapes"].items()}
+    maps, groups = store.array(job["maps"]), job_array(store, JOB, "group")
+    weights = store.array(job["weights"]) if job["weights"] else None
+    for idx, images in rebatched(batches, p.batch_size):
+        a, b = int(idx[0]), int(idx[-1]) + 1
+        group = np.asarray(groups[a:b])
+        keep = group >= 0
+        if keep.any():
+            x = images[torch.from_numpy(keep)].to(device)
+            m = torch.from_numpy(np.asarray(maps[a:b])[keep].astype(np.float32)).to(device)
+            g = torch.from_numpy(group[keep]).to(device)
+            wt = None if weights is None else torch.from_numpy(np.asarray(weights[a:b])[keep]).to(device)
+            accs["shape"].add(x, g, wt)
+            accs["total"].add(x.mean(dim=2), g, wt)
+            accs["gradcam"].add(m, g, wt)
+    for name, acc in accs.items():
+        store.array(job["sums"][name])[chunk] = acc.log_sum.double().cpu().numpy()
+    store.array(job["weight"])[chunk] = accs["shape"].weight.double().cpu().numpy()
+    store.array(job["count"])[chunk] = accs["shape"].count.cpu().numpy()

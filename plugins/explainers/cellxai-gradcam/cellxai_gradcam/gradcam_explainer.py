@@ -5,30 +5,35 @@ features with the cluster ids as pseudo-labels; each sample is explained w.r.t. 
 own cluster through encoder -> fusion -> head. Task classify: w.r.t. the predicted
 (or the true) class through the trained classifier.
 
-Resumable: ``maps``, ``targets`` and ``target_prob`` are written one chunk of samples at a
-time (a chunk is the maps array's chunk rows, ``batch_size`` samples) and each finished
-chunk is marked in ``progress/<stage>`` (the store drops the marks with the partial work and
-on commit). A resumed run skips the
-marked chunks and explains the rest with the head stored in the partial ``head_weight`` /
-``head_bias``: it ends with the arrays and attrs of an uninterrupted run.
+Per chunk, on the run's executor: the client trains the head and writes it to the partial
+``head_weight`` / ``head_bias``; each chunk of ``batch_size`` samples (the maps array's chunk
+rows) is one call of :func:`explain_chunk` (in this process, or one Dask task whose worker
+reads the head from the store) that writes its rows of ``maps``, ``targets`` and
+``target_prob``; the client marks it done in ``progress/<stage>`` (the store drops the marks
+with the partial work and on commit) and writes the attrs at the end. A resumed run skips the
+marked chunks and explains the rest with the stored head: it ends with the arrays and attrs of
+an uninterrupted run.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Iterator
 
 import numpy as np
 import torch
 
 from cellxai_core import schema
-from cellxai_core.data import chunks, load_batch
+from cellxai_core.data import chunks
 from cellxai_core.errors import ConfigError, DataError
 
 from .cam import grad_cam
 from .evaluate import PrefixedWriter, measure_faithfulness
 from .head import train_linear_head
+from .jobs import job_array, job_attrs, map_chunks, new_job, whole, write_job_array
 from .modeling import class_names, head_from_arrays, resolve_layer, side_tensor, with_head
 from .params import GradCAMParams
+
+JOB = "gradcam"  # _partial/gradcam.job: what explain_chunk reads (params, array paths, planned targets)
 
 
 def _true_classes(ctx: Any, classes: list[str]) -> np.ndarray:
@@ -55,24 +60,28 @@ class GradCAMExplainer:
     def __init__(self, **params: Any) -> None:
         self.params = GradCAMParams(**params)
 
-    def _head(self, ctx: Any, out: Any, labels: np.ndarray, device: torch.device, seed: int, stored: bool) -> tuple[Any, dict]:
-        """The linear head (task cluster): trained and written, or, when chunks were already explained, the stored one."""
+    def _head(self, ctx: Any, out: Any, labels: np.ndarray, device: torch.device, seed: int, stored: bool) -> tuple[Any, dict, list[str]]:
+        """The linear head (task cluster): trained and written, or, when chunks were already explained, the stored one;
+        with the paths of its weight and bias arrays (where the chunks read it)."""
         p = self.params
         fused = ctx.store.read(schema.FUSED)
         if stored:  # written before the first chunk was marked done
             k, d = len(np.unique(labels[labels >= 0])), fused.shape[1]
             weight = out.create_array("head_weight", (k, d), "float32", chunks=(k, d))
             bias = out.create_array("head_bias", (k,), "float32", chunks=(k,))
-            return head_from_arrays(weight[...], bias[...], device), dict(weight.attrs["head"])
+            return head_from_arrays(weight[...], bias[...], device), dict(weight.attrs["head"]), [weight.path, bias.path]
         head, metrics = train_linear_head(fused, labels, device=device, seed=seed, max_iter=p.head_max_iter, weight_decay=p.head_weight_decay)
+        paths = []
         for name, value in (("head_weight", head.weight), ("head_bias", head.bias)):
             arr = value.detach().cpu().numpy().astype(np.float32)
             attrs = {"head": metrics} if name == "head_weight" else None
-            out.create_array(name, arr.shape, "float32", chunks=arr.shape, attrs=attrs)[...] = arr
-        return head, metrics
+            stored_arr = out.create_array(name, arr.shape, "float32", chunks=arr.shape, attrs=attrs)
+            stored_arr[...] = arr
+            paths.append(stored_arr.path)
+        return head, metrics, paths
 
-    def _model_and_targets(self, ctx: Any, out: Any, seed: int, resume: bool) -> tuple[Any, np.ndarray | None, list[str]]:
-        """The explained model, a target per sample (None: the model's top class) and output names."""
+    def _model_and_targets(self, ctx: Any, out: Any, seed: int, resume: bool) -> tuple[Any, np.ndarray | None, list[str], list[str]]:
+        """The explained model, a target per sample (None: the model's top class), output names and the head's paths."""
         p = self.params
         base = ctx.model()
         device = next(base.parameters()).device
@@ -80,7 +89,7 @@ class GradCAMExplainer:
             if p.target == "true_class":
                 raise ConfigError("gradcam: target true_class applies to task classify only; use auto or predicted")
             labels = ctx.labels()
-            head, metrics = self._head(ctx, out, labels, device, seed, resume)
+            head, metrics, paths = self._head(ctx, out, labels, device, seed, resume)
             classes = metrics["classes"]
             out.attrs["head"] = {**metrics, "trained_on": "features/fused, cluster labels as pseudo-labels"}
             names = [f"cluster {c}" for c in classes]
@@ -89,13 +98,13 @@ class GradCAMExplainer:
             else:  # own cluster; noise samples get the head's top cluster
                 own = np.searchsorted(classes, labels)
                 targets = np.where(labels >= 0, np.clip(own, 0, len(classes) - 1), -1)
-            return with_head(base, head), targets, names
+            return with_head(base, head), targets, names, paths
         names = class_names(ctx.store)
         if p.target == "true_class":
-            return with_head(base, None), _true_classes(ctx, names), names
+            return with_head(base, None), _true_classes(ctx, names), names, []
         if p.target == "predicted":
-            return with_head(base, None), None, names
-        return with_head(base, None), ctx.labels(), names
+            return with_head(base, None), None, names, []
+        return with_head(base, None), ctx.labels(), names, []
 
     def run(self, ctx: Any, out: Any) -> None:
         p = self.params
@@ -104,41 +113,24 @@ class GradCAMExplainer:
         set_size, (height, width) = ctx.dataset.set_size, tuple(ctx.dataset.image_size)
         rows, stage = max(min(p.batch_size, n), 1), getattr(out, "stage", "explain:gradcam")
         maps = out.create_array("maps", (n, set_size, height, width), "float16", chunks=(rows, set_size, height, width))
-        done = ctx.store.progress(stage, -(-n // rows))
+        n_chunks = -(-n // rows)
+        done = ctx.store.progress(stage, n_chunks)
         finished = done.done()
-        model, targets, names = self._model_and_targets(ctx, out, seed, resume=bool(finished.any()))
-        layer_name, layer = resolve_layer(model, p.layer)
-        device = next(model.parameters()).device
+        model, targets, names, head = self._model_and_targets(ctx, out, seed, resume=bool(finished.any()))
+        layer_name, _ = resolve_layer(model, p.layer)
         explained = out.create_array("targets", (n,), "int64", chunks=(rows,))
         probs = out.create_array("target_prob", (n,), "float32", chunks=(rows,))
-        resumed = int(sum(min(rows, n - c * rows) for c in np.flatnonzero(finished)))
-        # images whose map is 0 everywhere: counted as they are made, read back only for resumed chunks
-        empty = sum(self._empty(maps[a:b]) for c, (a, b) in enumerate(chunks(n, rows)) if finished[c])
-        with ctx.progress(total=n, description="gradcam", completed=resumed) as bar:
-            for c, (start, stop) in enumerate(chunks(n, rows)):
-                if finished[c]:
-                    continue
-                idx = np.arange(start, stop)
-                _, images = load_batch(ctx.dataset, idx)
-                x = torch.from_numpy(images).to(device)
-                if x.shape[1:2] + x.shape[-2:] != (set_size, height, width):
-                    raise DataError(f"gradcam: sample batch of shape {tuple(x.shape)} does not match the dataset's set size / image size")
-                kwargs = side_tensor(ctx, idx, device)
-                t = None if targets is None else torch.as_tensor(targets[idx], device=device)
-                if targets is not None and (targets[idx] < 0).any():  # noise: the head's top cluster
-                    with torch.no_grad():
-                        top = model(x, **kwargs).argmax(dim=1)
-                    t = torch.where(t < 0, top, t)
-                batch_maps, logits = grad_cam(model, layer, x, t, forward_kwargs=kwargs, return_logits=True, method=p.method)
-                chosen = logits.argmax(dim=1) if t is None else t
-                prob = torch.softmax(logits.float(), dim=1).gather(1, chosen[:, None])[:, 0]
-                batch = batch_maps.clamp(0, 1).half().cpu().numpy()
-                maps[start:stop] = batch
-                empty += self._empty(batch)
-                explained[start:stop] = chosen.cpu().numpy()
-                probs[start:stop] = prob.cpu().numpy()
+        new_job(ctx.store, JOB, params=p.model_dump(mode="json"), maps=maps.path, targets=explained.path,
+                target_prob=probs.path, head=head, shape=[set_size, height, width])
+        write_job_array(ctx.store, JOB, "plan", np.full(n, -1, np.int64) if targets is None else np.asarray(targets, np.int64), rows)
+        counts = write_job_array(ctx.store, JOB, "empty", np.zeros(n_chunks, np.int64), 1)
+        todo = np.flatnonzero(~finished)
+        with ctx.progress(total=n, description="gradcam", completed=n - sum(min(rows, n - c * rows) for c in todo)) as bar:
+            for c in map_chunks(ctx, stage, todo, "cellxai_gradcam.gradcam_explainer:explain_chunk", rows):
                 done.mark(c)
-                bar.advance(len(idx))
+                bar.advance(min(rows, n - c * rows))
+        # images whose map is 0 everywhere: counted by the chunks, read back from the maps of resumed chunks
+        empty = sum(self._empty(maps[a:b]) for c, (a, b) in enumerate(chunks(n, rows)) if finished[c]) + int(np.asarray(counts[...]).sum())
         all_targets, all_probs = np.asarray(explained[...]), np.asarray(probs[...])
         out.attrs.update(
             layer=layer_name,
@@ -158,3 +150,35 @@ class GradCAMExplainer:
         """How many images of (B, S, H, W) maps are 0 everywhere (no positive evidence at the layer)."""
         maps = np.asarray(maps)
         return int((maps.reshape(maps.shape[0], maps.shape[1], -1).max(axis=2) <= 0).sum())
+
+
+def explain_chunk(ctx: Any, chunk: int, batches: Iterator[tuple[np.ndarray, Any]]) -> None:
+    """One chunk of Grad-CAM maps (here or on a Dask worker): the model and its stored head, the chunk's planned
+    targets (-1: the head's top output) from the job; writes the chunk's rows of maps, targets and target_prob."""
+    store, job = ctx.store, job_attrs(ctx.store, JOB)
+    p = GradCAMParams(**job["params"])
+    base = ctx.model()
+    device = next(base.parameters()).device
+    head = head_from_arrays(store.array(job["head"][0])[...], store.array(job["head"][1])[...], device) if job["head"] else None
+    model = with_head(base, head)
+    _, layer = resolve_layer(model, p.layer)
+    idx, x = whole(batches)
+    start, stop = int(idx[0]), int(idx[-1]) + 1
+    x = x.to(device)
+    if tuple(x.shape[1:2] + x.shape[-2:]) != tuple(job["shape"]):
+        raise DataError(f"gradcam: sample batch of shape {tuple(x.shape)} does not match the dataset's set size / image size")
+    kwargs = side_tensor(ctx, idx, device)
+    planned = np.asarray(job_array(store, JOB, "plan")[start:stop])
+    t = None if (planned < 0).all() else torch.as_tensor(planned, device=device)
+    if t is not None and (planned < 0).any():  # noise: the head's top cluster
+        with torch.no_grad():
+            top = model(x, **kwargs).argmax(dim=1)
+        t = torch.where(t < 0, top, t)
+    batch_maps, logits = grad_cam(model, layer, x, t, forward_kwargs=kwargs, return_logits=True, method=p.method)
+    chosen = logits.argmax(dim=1) if t is None else t
+    prob = torch.softmax(logits.float(), dim=1).gather(1, chosen[:, None])[:, 0]
+    batch = batch_maps.clamp(0, 1).half().cpu().numpy()
+    store.array(job["maps"])[start:stop] = batch
+    store.array(job["targets"])[start:stop] = chosen.cpu().numpy()
+    store.array(job["target_prob"])[start:stop] = prob.cpu().numpy()
+    job_array(store, JOB, "empty")[chunk] = GradCAMExplainer._empty(batch)
