@@ -5,13 +5,14 @@ covers the vendor formats that otherwise need a converter first. The axes map on
 samples and the set axis:
 
 - ``set_axis: time``: the time points of a scene are the set (S = T), channels stay
-  channels, a z stack is max-projected; each scene x tile is a sample;
+  channels, a z stack is max-projected; each scene is a field;
 - ``set_axis: channel``: the isolated channels are the set (S = C, C = 1); ``image``: one
   multi-channel image (S = 1); ``z``: the z planes are the set (S = Z, the sample's
-  ``set_axis`` is ``image``). For these three each time point of each scene x tile is a
-  sample of its own;
+  ``set_axis`` is ``image``). For these three each time point of each scene is a field;
 - RGB samples (bioio's ``S`` axis) become three channels.
 
+Fields are cut into samples as in the other file readers (:class:`.regions.RegionReader`):
+whole, ``tile: {size, stride, min_foreground}`` or ``crop_cells: {object, size}``.
 Reading is lazy: each sample computes only its own slice of bioio's dask-backed data, with
 dask's synchronous scheduler (the pipeline chooses the parallelism, not the reader).
 """
@@ -27,12 +28,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from cellxai_core.data import Sample
 from cellxai_core.errors import ConfigError, DataError
 
-from .base import check_index
 from .intensity import MAX_PIXELS, Transform, default_channel_names, select_channels
-from .regions import dataset_limits, declare_objects, even_sample
+from .regions import RegionReader
 
 SET_AXES = ("time", "channel", "image", "z")
 
@@ -51,25 +50,6 @@ class Scene:
     rgb: bool
 
 
-@dataclass(frozen=True)
-class Where:
-    """Where sample i comes from: a scene, a time point (None: the set is time) and a tile origin."""
-
-    scene: int
-    t: int | None
-    row: int
-    col: int
-    y0: int
-    x0: int
-
-
-def _size(value: int | Sequence[int] | None) -> tuple[int, int] | None:
-    """An int or a [height, width] pair as (height, width)."""
-    if value is None:
-        return None
-    return (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
-
-
 def _choose(given: Sequence[int] | None, size: int, what: str, where: str) -> list[int]:
     """Indices along an axis (all of them by default), checked against its size."""
     if given is None:
@@ -80,10 +60,20 @@ def _choose(given: Sequence[int] | None, size: int, what: str, where: str) -> li
     return list(given)
 
 
-class BioioDataset:
-    """Scenes x time points x tiles of a bioio-readable file, read lazily."""
+def _with_stride(tile: Any, stride: Any) -> Any:
+    """The old ``tile: 16, stride: 8`` as ``tile: {size: 16, stride: 8}``."""
+    if stride is None or tile is None:
+        return tile
+    if isinstance(tile, dict):
+        return {**tile, "stride": tile.get("stride") or stride}
+    if hasattr(tile, "model_dump"):
+        return {**tile.model_dump(), "stride": tile.stride or stride}
+    return {"size": tile, "stride": stride}
 
-    meta_keys = ("scene", "scene_index", "timepoint", "tile_row", "tile_col", "y0", "x0")
+
+class BioioDataset(RegionReader):
+    """Scenes x time points of a bioio-readable file, whole, tiled or cropped around objects, read lazily."""
+
     truth_keys: tuple[str, ...] = ()
     classes = None
 
@@ -94,7 +84,7 @@ class BioioDataset:
         scenes: Sequence[int | str] | None = None,
         timepoints: Sequence[int] | None = None,
         planes: Sequence[int] | None = None,
-        tile: int | Sequence[int] | None = None,
+        tile: Any = None,
         stride: int | Sequence[int] | None = None,
         reader: str | None = None,
         channels: Sequence[str] | None = None,
@@ -107,6 +97,7 @@ class BioioDataset:
         max_pixels: int = MAX_PIXELS,
         intensity_range: Sequence[float] | None = None,
         objects: Sequence[Any] | None = None,
+        crop_cells: Any = None,
     ) -> None:
         if set_axis not in SET_AXES:
             raise ConfigError(f"bioio: set_axis must be one of {', '.join(SET_AXES)}, got {set_axis!r}")
@@ -118,22 +109,20 @@ class BioioDataset:
         self._data: dict[int, Any] = {}
         image = self._open()
         self._scenes = self._headers(image, scenes)
-        self.dtype = np.dtype(image.dtype)
+        self._dtype = self.dtype = np.dtype(image.dtype)
         first = self._scenes[0]
         self._times = _choose(timepoints, min(s.t for s in self._scenes), "timepoints", self.path)
         self._planes = _choose(planes, min(s.z for s in self._scenes), "planes", self.path)
+        times: list[int | None] = [None] if self.mode == "time" else list(self._times)
+        self._fields = [(scene, t) for scene in self._scenes for t in times]
         self.transform = Transform.from_params(normalize, percentiles, normalize_over, crop, resize, max_pixels, intensity_range)
-        self._index = self._layout(_size(tile), _size(stride))
         names = [str(n) for n in (image.channel_names or [])]
         source = names if len(names) == first.c and not first.rgb else list(default_channel_names(first.c, first.rgb))
         source = [str(i) for i in range(first.c)] if channel_map else source
         self._pick, chosen = select_channels(source, channels, channel_map, self.path)
         self._set_metadata(chosen)
-        self.objects = declare_objects(objects, self.set_labels if self.mode == "channel" else self.channels, self.path)
-        self.normalization: dict[str, Any] = {"mode": normalize}
-        if normalize == "dataset":
-            self.transform, record = dataset_limits(self.transform, even_sample(self.raw, len(self)))
-            self.normalization.update(record, channels=list(self.channels))
+        self._base_meta = ("scene", "scene_index", "timepoint")
+        self._init_regions(_with_stride(tile, stride), crop_cells, objects, self._object_channel_names(), self.path)
 
     # -- opening --------------------------------------------------------------------------
     def _open(self) -> Any:
@@ -180,24 +169,6 @@ class BioioDataset:
             raise DataError(f"{self.path}: scenes differ in their channels: {[(s.name, s.c) for s in out][:10]}")
         return out
 
-    def _layout(self, tile: tuple[int, int] | None, stride: tuple[int, int] | None) -> list[Where]:
-        """Every sample's source; the output image size must be one for all of them."""
-        index, sizes = [], set()
-        times: list[int | None] = [None] if self.mode == "time" else list(self._times)
-        for scene in self._scenes:
-            th, tw = tile or (scene.y, scene.x)
-            sy, sx = stride or (th, tw)
-            if th > scene.y or tw > scene.x or min(th, tw, sy, sx) < 1:
-                raise ConfigError(f"{self.path}: tile {(th, tw)} / stride {(sy, sx)} do not fit scene {scene.name} of {scene.y}x{scene.x}")
-            sizes.add(self.transform.output_size(th, tw, self.path))
-            rows, cols = range(0, scene.y - th + 1, sy), range(0, scene.x - tw + 1, sx)
-            index += [Where(scene.index, t, r, c, y0, x0) for t in times for r, y0 in enumerate(rows) for c, x0 in enumerate(cols)]
-        if len(sizes) > 1:
-            raise DataError(f"{self.path}: scenes give images of different sizes {sorted(sizes)}; set tile or resize")
-        self._tile = tile
-        self.image_size = sizes.pop()
-        return index
-
     def _set_metadata(self, chosen: tuple[str, ...]) -> None:
         """channels, set_axis, set_size and set_labels from the mode and the chosen channels / time points / planes."""
         if self.mode == "channel":
@@ -209,10 +180,34 @@ class BioioDataset:
         self.set_axis = "image" if self.mode == "z" else self.mode
         self.set_size = len(self.set_labels)
 
-    # -- reading ----------------------------------------------------------------------------
-    def __len__(self) -> int:
-        return len(self._index)
+    # -- fields of the region reader: scene (x time point) ------------------------------------
+    def _field_count(self) -> int:
+        return len(self._fields)
 
+    def _field_shape(self, field: int) -> tuple[int, int]:
+        scene = self._fields[field][0]
+        return scene.y, scene.x
+
+    def _field_where(self, field: int) -> str:
+        return f"{self.path} scene {self._fields[field][0].name}"
+
+    def _field_info(self, field: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """Id and meta of a field: the scene id made file-name safe, ``_t<t>`` when each time point is a sample."""
+        scene, t = self._fields[field]
+        name = re.sub(r"[^\w.-]+", "_", scene.name).strip("_") or f"scene{scene.index}"
+        sid = name if len({s.name for s in self._scenes}) == len(self._scenes) else f"{scene.index}_{name}"
+        if t is not None and len(self._times) > 1:
+            sid += f"_t{t}"
+        return sid, {"scene": scene.name, "scene_index": scene.index, "timepoint": self._times[0] if t is None else t}, {}
+
+    def _object_channel_names(self) -> Sequence[str]:
+        """Objects name the isolated channels (the set labels) when channels are the set."""
+        return self.set_labels if self.mode == "channel" else self.channels
+
+    def _arrange(self, images: np.ndarray) -> np.ndarray:
+        return images.transpose(1, 0, 2, 3) if self.mode == "channel" else images
+
+    # -- reading ----------------------------------------------------------------------------
     def _scene_data(self, scene: int) -> Any:
         """The scene's lazy (T, C, Z, Y, X) dask array (RGB samples folded into C), made once per scene."""
         with self._lock:
@@ -227,14 +222,12 @@ class BioioDataset:
                 self._data[scene] = data
             return self._data[scene]
 
-    def raw(self, index: int) -> np.ndarray:
-        """Sample ``index`` as stored, (S, C, h, w) with the chosen channels, in the file's dtype."""
-        where = self._index[check_index(index, len(self))]
-        scene = next(s for s in self._scenes if s.index == where.scene)
-        th, tw = self._tile or (scene.y, scene.x)
-        times = self._times if where.t is None else [where.t]
+    def _read_region(self, field: int, ys: slice, xs: slice) -> np.ndarray:
+        """(S, C, h, w) of the chosen channels in the file's dtype: time points (z max-projected) or z planes."""
+        scene, t = self._fields[field]
+        times = self._times if t is None else [t]
         try:
-            lazy = self._scene_data(where.scene)[times][:, :, self._planes, where.y0 : where.y0 + th, where.x0 : where.x0 + tw]
+            lazy = self._scene_data(scene.index)[times][:, :, self._planes, ys, xs]
             data = np.asarray(lazy.compute(scheduler="synchronous"))  # (T', C, Z', h, w)
         except DataError:
             raise
@@ -244,25 +237,3 @@ class BioioDataset:
         if self.mode == "z":
             return data[0].transpose(1, 0, 2, 3)  # (Z', C, h, w)
         return data.max(axis=2)  # (T', C, h, w), z max-projected
-
-    def describe(self, index: int) -> tuple[str, dict[str, Any], dict[str, Any]]:
-        """Id and metadata of sample ``index`` without reading its pixels."""
-        where = self._index[check_index(index, len(self))]
-        scene = next(s for s in self._scenes if s.index == where.scene)
-        name = re.sub(r"[^\w.-]+", "_", scene.name).strip("_") or f"scene{scene.index}"
-        parts = [name if len({s.name for s in self._scenes}) == len(self._scenes) else f"{scene.index}_{name}"]
-        if where.t is not None and len(self._times) > 1:
-            parts.append(f"t{where.t}")
-        if len(self._index) > len(self._scenes) * (1 if where.t is None else len(self._times)):
-            parts.append(f"y{where.y0}_x{where.x0}")
-        meta = {"scene": scene.name, "scene_index": scene.index, "timepoint": self._times[0] if where.t is None else where.t,
-                "tile_row": where.row, "tile_col": where.col, "y0": where.y0, "x0": where.x0}
-        return "_".join(parts), meta, {}
-
-    def __getitem__(self, index: int) -> Sample:
-        sample_id, meta, _ = self.describe(index)
-        images = self.transform.apply(self.raw(index), self.dtype)
-        if self.mode == "channel":
-            images = images.transpose(1, 0, 2, 3)
-        return Sample(id=sample_id, images=np.ascontiguousarray(images), channels=self.channels,
-                      set_axis=self.set_axis, meta=meta, truth={})  # type: ignore[arg-type]

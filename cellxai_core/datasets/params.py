@@ -326,8 +326,8 @@ class ZarrParams(RegionParams):
     )
 
 
-class BioioParams(IntensityParams):
-    """Any file a bioio reader plugin opens; its T, C, Z axes mapped to samples and the set axis."""
+class BioioParams(RegionParams):
+    """Any file a bioio reader plugin opens; its T, C, Z axes mapped to samples and the set axis, cut into tiles or crops."""
 
     path: str = Field(..., description="a file (or URI) any installed bioio reader opens: OME-TIFF, TIFF, OME-Zarr, ND2, CZI, LIF ...")
     set_axis: Literal["time", "channel", "image", "z"] = Field(
@@ -338,19 +338,10 @@ class BioioParams(IntensityParams):
     scenes: list[int | str] | None = Field(None, description="scenes to read, by index or name (default: all; each is a sample)")
     timepoints: list[int] | None = Field(None, description="time points to read (default: all)")
     planes: list[int] | None = Field(None, description="z planes to read (default: all); max-projected unless set_axis is z")
-    tile: int | tuple[int, int] | None = Field(None, description="tile [height, width]: each tile of a scene is a sample (default: the whole scene)")
-    stride: int | tuple[int, int] | None = Field(None, description="step between tiles (default: the tile size)")
+    stride: int | tuple[int, int] | None = Field(None, description="step between tiles (same as tile.stride; kept for old files)")
     reader: str | None = Field(None, description="force a bioio reader plugin by module name, e.g. bioio_ome_tiff (default: bioio chooses)")
 
-    @field_validator("tile", mode="before")
-    @classmethod
-    def _tile_size(cls, value: object) -> object:
-        """``tile: {size: 256}`` as in the other readers is the same as ``tile: 256`` here."""
-        if isinstance(value, dict) and set(value) <= {"size", "stride"} and "size" in value:
-            return _pair(value["size"])
-        return value
-
-    @field_validator("tile", "stride", mode="before")
+    @field_validator("stride", mode="before")
     @classmethod
     def _tile_pair(cls, value: object) -> object:
         return _pair(value) if isinstance(value, (int, list, tuple)) else value

@@ -41,7 +41,7 @@ def test_scenes_are_samples_and_time_is_the_set(tmp_path: Path) -> None:
     sample = ds[2]
     assert sample.id == "Image_2" and sample.images.shape == (4, 2, 24, 32)  # bioio's scene id, made file-name safe
     assert np.allclose(sample.images, dtype_scaled(data[2].max(axis=2)), atol=1e-6)  # z max-projected
-    assert sample.meta == {"scene": "Image:2", "scene_index": 2, "timepoint": 0, "tile_row": 0, "tile_col": 0, "y0": 0, "x0": 0}
+    assert sample.meta == {"scene": "Image:2", "scene_index": 2, "timepoint": 0} and ds.meta_keys == ("scene", "scene_index", "timepoint")
     assert ds.describe(2) == (sample.id, sample.meta, {})
 
 
@@ -52,6 +52,7 @@ def test_other_set_axes_make_each_time_point_and_tile_a_sample(tmp_path: Path, s
     assert len(ds) == 2 * 2 * 4  # scenes x time points x tiles
     last = ds[len(ds) - 1]
     assert last.id == "Image_1_t3_y12_x16" and last.meta["timepoint"] == 3
+    assert (last.meta["tile_row"], last.meta["tile_col"], last.meta["tile_y"], last.meta["tile_x"]) == (1, 1, 12, 16)  # as the other readers
     tile = data[1][3, :, :, 12:24, 16:32]  # (C, Z, 12, 16)
     if set_axis == "channel":
         assert (ds.channels, ds.set_labels, ds.set_axis) == (("intensity",), ("DAPI", "GFP"), "channel")
@@ -103,7 +104,7 @@ def test_errors_name_the_file_and_what_to_do(tmp_path: Path) -> None:
 def test_scenes_of_different_sizes_need_tiles_or_resize(tmp_path: Path) -> None:
     arrays = [RNG.integers(0, 255, (2, 1, 1, h, w), dtype=np.uint8) for h, w in ((20, 20), (24, 28))]
     OmeTiffWriter.save(arrays, tmp_path / "mixed.ome.tiff", dim_order="TCZYX")
-    with pytest.raises(DataError, match="different sizes"):
+    with pytest.raises(DataError, match="differs .* set resize or tile"):
         BioioDataset(str(tmp_path / "mixed.ome.tiff"))
     assert BioioDataset(str(tmp_path / "mixed.ome.tiff"), resize=16)[1].images.shape == (2, 1, 16, 16)
     tiled = BioioDataset(str(tmp_path / "mixed.ome.tiff"), tile=10)
@@ -115,25 +116,92 @@ def test_params_are_validated_and_registered() -> None:
     from cellxai_core.registry import get_registry
 
     assert "bioio" in get_registry().names("dataset")
-    assert BioioParams(path="x.nd2", tile=[8, 12]).tile == (8, 12)
+    assert BioioParams(path="x.nd2", tile=[8, 12]).tile.size == (8, 12)  # tile: [h, w] is tile: {size: [h, w]}
+    given = BioioParams(path="x.nd2", tile={"size": 16, "min_foreground": 0.1}, stride=8)
+    assert (given.tile.size, given.tile.min_foreground, given.stride) == ((16, 16), 0.1, (8, 8))
+    with pytest.raises(ValueError, match="not declared"):
+        BioioParams(path="x.nd2", crop_cells={"object": "nucleus"})
+    with pytest.raises(ValueError, match="either tile or crop_cells"):
+        BioioParams(path="x.nd2", tile=8, crop_cells={"object": "n"}, objects=[{"name": "n", "channel": 0}])
     with pytest.raises(ValueError):
         BioioParams(path="x.nd2", set_axis="frames")
 
 
-def test_a_multi_scene_ome_tiff_runs_through_the_pipeline(tmp_path: Path) -> None:
+def blob_file(path: Path, discs: list[list[tuple[int, int, int, int]]], shape: tuple[int, ...] = (2, 2, 1, 32, 48)) -> None:
+    """Scenes of dim noise (DAPI, GFP; about 100 +- 5) with bright discs (channel, y, x, radius) of 3000 at every time point."""
+    yy, xx = np.mgrid[: shape[3], : shape[4]]
+    data = []
+    for scene in discs:
+        image = RNG.normal(100, 5, shape)
+        for channel, cy, cx, r in scene:
+            image[:, channel, :, (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r] = 3000
+        data.append(image.astype(np.uint16))
+    OmeTiffWriter.save(data, path, dim_order="TCZYX", channel_names=[["DAPI", "GFP"]] * len(discs))
+
+
+# tiles of 16 px: 2 rows x 3 columns per scene; a disc of radius 5 fills ~0.3 of its tile
+TILED = [[(0, 8, 8, 5), (0, 24, 40, 5)], [(0, 8, 24, 5), (1, 24, 8, 5)], []]  # scene 2 is empty; scene 1 has a GFP-only tile
+
+
+def test_min_foreground_drops_the_empty_tiles(tmp_path: Path) -> None:
+    blob_file(tmp_path / "p.ome.tiff", TILED)
+    every = BioioDataset(str(tmp_path / "p.ome.tiff"), tile=16)
+    assert len(every) == 3 * 6 and every.meta_keys[-4:] == ("tile_row", "tile_col", "tile_y", "tile_x")
+    ds = BioioDataset(str(tmp_path / "p.ome.tiff"), tile={"size": 16, "min_foreground": 0.1})
+    kept = [(m["scene_index"], m["tile_y"], m["tile_x"]) for m in (ds.describe(i)[1] for i in range(len(ds)))]
+    assert kept == [(0, 0, 0), (0, 16, 32), (1, 0, 16), (1, 16, 0)]  # one disc each; a GFP-only disc counts too
+    assert [ds.describe(i)[0] for i in (0, 3)] == ["Image_0_y0_x0", "Image_1_y16_x0"]
+    assert ds.normalization["tiles_total"] == 18 and ds.normalization["tiles_kept"] == 4
+    assert 110 < ds.normalization["foreground_thresholds"][0] < 3000  # above the noise (100 +- 5), below the discs
+    sample = ds[3]
+    assert sample.images.shape == (2, 2, 16, 16) and sample.images[:, 1, 8, 8].min() > 0.9  # the GFP disc, bright
+    with pytest.raises(DataError, match="no tile of 18 has min_foreground"):
+        BioioDataset(str(tmp_path / "p.ome.tiff"), tile={"size": 16, "min_foreground": 0.9})
+
+
+CELLS = [[(0, 10, 12, 4), (0, 20, 34, 4), (0, 3, 44, 4)], [(0, 16, 24, 4)]]  # one disc at the border (y 3, x 44)
+NUCLEUS = [{"name": "nucleus", "channel": "DAPI", "diameter": 8}]
+
+
+def test_crop_cells_centres_one_sample_on_each_object(tmp_path: Path) -> None:
+    blob_file(tmp_path / "c.ome.tiff", CELLS)
+    ds = BioioDataset(str(tmp_path / "c.ome.tiff"), objects=NUCLEUS, crop_cells={"object": "nucleus", "size": 16})
+    assert len(ds) == 4 and ds.image_size == (16, 16) and ds.object_diameters == {"nucleus": 8.0}
+    centres = sorted((m["scene_index"], m["object_y"], m["object_x"]) for m in (ds.describe(i)[1] for i in range(4)))
+    want = sorted((s, y, x) for s, scene in enumerate(CELLS) for _, y, x, _ in scene)
+    assert all(a[0] == b[0] and abs(a[1] - b[1]) <= 1 and abs(a[2] - b[2]) <= 1 for a, b in zip(centres, want)), centres
+    for i in range(4):
+        sample = ds[i]
+        assert sample.id.startswith(f"Image_{sample.meta['scene_index']}_nucleus") and sample.images.shape == (2, 2, 16, 16)
+        dapi = sample.images[0, 0]
+        assert dapi[7:10, 7:10].min() > 0.9 and dapi[[0, 0, -1, -1], [0, -1, 0, -1]].max() < 0.2  # centred: bright middle, dark corners
+    by_set = BioioDataset(str(tmp_path / "c.ome.tiff"), set_axis="channel", objects=NUCLEUS,
+                          crop_cells={"object": "nucleus", "size": 16})  # objects name the isolated channels
+    assert len(by_set) == 2 * 4 and by_set[0].images.shape == (2, 1, 16, 16) and by_set[0].images[0, 0, 8, 8] > 0.9
+    with pytest.raises(ConfigError, match="crop_cells object 'cell'"):
+        BioioDataset(str(tmp_path / "c.ome.tiff"), objects=NUCLEUS, crop_cells={"object": "cell", "size": 16})
+
+
+def test_a_multi_scene_ome_tiff_runs_through_cellxai_run(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     import sys
+
+    import yaml
 
     sys.path.insert(0, str(Path(__file__).parents[1]))
     import core_plugin
 
     import cellxai_core as cx
+    from cellxai_core.cli import main
     from cellxai_core.testing import use_plugins
 
-    scenes_file(tmp_path / "plate.ome.tiff", n=6, shape=(3, 2, 1, 16, 16))
-    cfg = {**core_plugin.PIPELINE, "dataset": {"name": "bioio", "params": {"path": str(tmp_path / "plate.ome.tiff")}},
-           "explainers": []}
+    blob_file(tmp_path / "plate.ome.tiff", TILED * 2)  # 6 scenes, 8 tiles with a disc
+    dataset = {"name": "bioio", "params": {"path": str(tmp_path / "plate.ome.tiff"), "tile": {"size": 16, "min_foreground": 0.1}}}
+    (tmp_path / "pipeline.yaml").write_text(yaml.safe_dump({**core_plugin.PIPELINE, "dataset": dataset, "explainers": []}))
     with use_plugins(core_plugin, installed=True):
-        run = cx.run(cfg, out=tmp_path / "run")
-    assert run.status == "complete" and list(run.ids) == [f"Image_{i}" for i in range(6)]
-    assert run.array("features/handcrafted").shape == (6, 3, 2) and len(run.labels) == 6
-    assert list(run.array("samples/meta/scene")) == [f"Image:{i}" for i in range(6)]
+        code = main(["run", str(tmp_path / "pipeline.yaml"), "--out", str(tmp_path / "run")])
+    assert code == 0, capsys.readouterr().err
+    run = cx.open_run(tmp_path / "run")
+    assert list(run.ids)[:4] == ["Image_0_y0_x0", "Image_0_y16_x32", "Image_1_y0_x16", "Image_1_y16_x0"] and len(run.ids) == 8
+    assert run.array("features/handcrafted").shape == (8, 2, 2) and len(run.labels) == 8
+    assert list(run.array("samples/meta/scene")) == ["Image:0", "Image:0", "Image:1", "Image:1", "Image:3", "Image:3", "Image:4", "Image:4"]
+    assert list(run.array("samples/meta/tile_x"))[:4] == [0, 32, 16, 0]
