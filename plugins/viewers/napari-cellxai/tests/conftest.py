@@ -1,5 +1,6 @@
 """Runs made once per session with the real pipeline: a clustering of RGB microwells (with Grad-CAM
-when the gradcam plugin is installed) and a classification of two-stain samples."""
+when the gradcam plugin is installed), a classification of two-stain samples, and a small
+demo-like run (U-Net, temporal attention, Affinity Propagation, Grad-CAM) for the pseudo-labels."""
 
 from __future__ import annotations
 
@@ -40,3 +41,27 @@ def classify_run(tmp_path_factory):
         if "classify" not in reg.names("task"):
             pytest.skip("the cellxai-classify plugin is not installed")
         return cx.run(copy.deepcopy(viewer_plugin.CLASSIFY), out=tmp_path_factory.mktemp("runs") / "classify")
+
+
+UNET_NEEDS = {"encoder": "unet", "fusion": "temporal-attention", "clusterer": "affinity-propagation", "explainer": "gradcam"}
+UNET = {  # examples/microwell.yaml in small: 12 wells of 64 px over 3 days, a U-Net of base 4 trained 10 steps
+    "seed": 0,
+    "device": "cpu",
+    "task": "cluster",
+    "batch_size": 8,
+    "dataset": {"name": "synthetic-microwell", "params": {"n_wells": 12, "days": 3, "size": 64}},
+    "encoder": {"name": "unet", "params": {"base_channels": 4, "depth": 2, "iterations": 10, "batch_size": 8}},
+    "fusion": {"name": "temporal-attention", "params": {"heads": 2, "dim": 16, "epochs": 20}},
+    "clusterer": {"name": "affinity-propagation"},
+    "explainers": [{"name": "gradcam", "params": {"head_max_iter": 20}}],
+}
+
+
+@pytest.fixture(scope="session")
+def unet_run(tmp_path_factory):
+    """A demo-like run whose encoder makes pseudo-labels (needs the installed unet, affinity and gradcam plugins)."""
+    with use_plugins(viewer_plugin, installed=True) as reg:
+        missing = [f"{kind} '{name}'" for kind, name in UNET_NEEDS.items() if name not in reg.names(kind)]
+        if missing:
+            pytest.skip(f"not installed: {', '.join(missing)}")
+        return cx.run(copy.deepcopy(UNET), out=tmp_path_factory.mktemp("runs") / "unet")

@@ -1,0 +1,56 @@
+"""The Pseudo-labels layer: computed on demand by the run's own encoder, through npe2's reader API (no display)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_reader import by_name
+
+npe2 = pytest.importorskip("npe2")
+
+
+def direct_pseudo_labels(run, index: int) -> tuple[np.ndarray, np.ndarray]:
+    """The run's encoder rebuilt independently of the reader, and its pseudo-labels of sample ``index``; and the truth mask."""
+    import torch
+
+    from cellxai_core.config import load_config
+    from cellxai_core.context import RunContext
+    from cellxai_core.registry import get_registry
+
+    registry = get_registry()
+    cfg, params = load_config(run.config, registry=registry)
+    ctx = RunContext.open(cfg, params, run.path, registry)
+    sample = ctx.dataset[index]
+    with torch.no_grad():
+        labels = ctx.model().encoder.pseudo_labels(torch.from_numpy(sample.images))
+    return labels.numpy(), np.asarray(sample.truth["mask"])
+
+
+def test_a_unet_run_opens_with_its_encoders_pseudo_labels(unet_run) -> None:
+    from cellxai_core import schema
+
+    npe2.PluginManager.instance().discover()
+    named = by_name(npe2.read([str(unet_run.path)], stack=False))
+    data, kwargs, kind = named["Pseudo-labels"]
+    n = len(unet_run.ids)
+    assert kind == "labels" and data.shape == (n, 3, 64, 64) == named["Images"][0].shape[:4]  # (N, S, H, W) of the samples
+    objects = [o["name"] for o in schema.objects(unet_run.store)]
+    table = kwargs["features"]
+    assert objects == ["cancer", "t_cell", "dead"] and list(table["object"]) == objects and list(table["label"]) == [1, 2, 3]
+    assert list(table["name"]) == ["cancer cell", "T cell", "dead cell"] and kwargs["metadata"]["classes"] == ["background", *objects]
+    both = np.asarray(data[[5, 9]].compute())  # two samples at once: dask's threads share one rebuilt model
+    assert both.dtype == np.uint8 and both.min() >= 0 and both.max() <= len(objects)
+    direct, mask = direct_pseudo_labels(unet_run, 9)
+    assert np.array_equal(both[1], direct)  # what encoder.pseudo_labels gives on that sample
+    assert set(np.unique(both[1]).tolist()) == {0, 1, 2, 3}  # every class and background present in this well
+    for k in (1, 2, 3):  # and they are the cells: Dice with the planted masks of the synthetic well
+        dice = 2 * ((both[1] == k) & (mask == k)).sum() / ((both[1] == k).sum() + (mask == k).sum())
+        assert dice > 0.6, (k, dice)
+
+
+def test_an_encoder_without_pseudo_labels_gives_no_layer_and_says_why(cluster_run, caplog) -> None:
+    from napari_cellxai import read_run
+
+    named = by_name(read_run(cluster_run.path))
+    assert "Pseudo-labels" not in named and {"Images", "Cluster", "Samples"} <= set(named)
+    assert "no Pseudo-labels layer" in caplog.text and "viewer-conv" in caplog.text and "object classes" in caplog.text
