@@ -54,3 +54,16 @@ def test_an_encoder_without_pseudo_labels_gives_no_layer_and_says_why(cluster_ru
     named = by_name(read_run(cluster_run.path))
     assert "Pseudo-labels" not in named and {"Images", "Cluster", "Samples"} <= set(named)
     assert "no Pseudo-labels layer" in caplog.text and "viewer-conv" in caplog.text and "object classes" in caplog.text
+
+
+def test_opening_a_run_imports_no_torch(unet_run) -> None:
+    """torch is imported by the first pseudo-labelled sample, not by opening the run (napari's start-up stays fast)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from napari_cellxai import read_run; layers = read_run(sys.argv[1]); "
+            "names = [k['name'] for _, k, _ in layers]; assert 'Pseudo-labels' in names, names; "
+            "print('torch' in sys.modules); layers[names.index('Pseudo-labels')][0][0].compute(); print('torch' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code, str(unet_run.path)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["False", "True"]
