@@ -72,7 +72,10 @@ class DaskExecutor:
         try:
             for future in as_completed(futures):
                 future.result()
-                yield futures[future]
+                # forget a finished chunk: its (None) result is not recomputed when the worker holding it dies
+                chunk = futures.pop(future)
+                future.release()
+                yield chunk
         finally:
             client.cancel([f for f in futures if not f.done()])
 
