@@ -147,6 +147,7 @@ def test_min_foreground_drops_the_empty_tiles(tmp_path: Path) -> None:
     blob_file(tmp_path / "p.ome.tiff", TILED)
     every = BioioDataset(str(tmp_path / "p.ome.tiff"), tile=16)
     assert len(every) == 3 * 6 and every.meta_keys[-4:] == ("tile_row", "tile_col", "tile_y", "tile_x")
+    assert len(BioioDataset(str(tmp_path / "p.ome.tiff"), tile=16, stride=8)) == 3 * 3 * 5  # the old tile + stride still works
     ds = BioioDataset(str(tmp_path / "p.ome.tiff"), tile={"size": 16, "min_foreground": 0.1})
     kept = [(m["scene_index"], m["tile_y"], m["tile_x"]) for m in (ds.describe(i)[1] for i in range(len(ds)))]
     assert kept == [(0, 0, 0), (0, 16, 32), (1, 0, 16), (1, 16, 0)]  # one disc each; a GFP-only disc counts too
