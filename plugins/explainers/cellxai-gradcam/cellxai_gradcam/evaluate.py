@@ -17,6 +17,8 @@ from .faithfulness import (BLUR_SIGMA_FRACTION, cascading_randomizations, curve_
 from .metrics import insertion_curves, rank_accuracy, sparseness
 from .modeling import head_from_arrays, side_tensor, with_head
 from .params import FaithfulnessParams
+from .road import road_curves
+from .sensitivity import avg_sensitivity, other_sample_distance
 from .verdicts import verdict_rows
 
 RANDOMIZED_PARTS = ("head", "fusion", "encoder")  # cascading, top of the model first
@@ -64,8 +66,15 @@ class _Batches:
 
 
 def _measure_batch(model: nn.Module, x: torch.Tensor, m: torch.Tensor, t: torch.Tensor, kwargs: dict, samples: list,
-                   params: FaithfulnessParams, generator: torch.Generator, acc: _Batches) -> str | None:
-    """Every metric on one batch; returns what the masks are (None: no masks)."""
+                   params: FaithfulnessParams, generator: torch.Generator, acc: _Batches, layer_name: str | None = None,
+                   method: str = "gradcam") -> str | None:
+    """Every per-sample metric on one batch of samples, added to ``acc``; returns what the masks are (None: no masks).
+
+    :param x: (B, S, C, H, W) images on the model's device; ``m`` (B, S, H, W) their stored maps, ``t`` (B,) targets.
+    :param kwargs: forward arguments (``side``); ``samples`` the dataset's samples (truth masks).
+    :param generator: the random maps, then one noise seed per sample for ROAD and the sensitivity, are drawn from it.
+    :param layer_name: the explained layer; None: no average sensitivity (it explains noisy inputs again).
+    """
     perturbed = _side_of(model, kwargs)
     common = dict(steps=params.deletion_steps, baseline=params.deletion_baseline, forward_kwargs=perturbed)
     noise = torch.rand(m.shape, generator=generator).to(m.device)
@@ -75,11 +84,40 @@ def _measure_batch(model: nn.Module, x: torch.Tensor, m: torch.Tensor, t: torch.
     empty = m.amax(dim=(-2, -1)) <= 0
     nan = torch.full(empty.shape, float("nan"), device=m.device)
     acc.add(empty=empty, sparseness=torch.where(empty, nan, sparseness(m)))
+    rngs = [np.random.default_rng(int(s)) for s in torch.randint(0, 2**62, (len(x),), generator=generator)]
+    if params.road:
+        _road(model, x, m, noise, t, perturbed, rngs, params, acc)
+    if layer_name is not None and params.sensitivity_samples > 0:
+        _sensitivity(model, model.get_submodule(layer_name), method, x, t, perturbed, rngs, params, acc)
     masks, kind = _masks(samples, model, x)
     if masks is not None:
         energy, area = energy_inside(m, masks)
         acc.add(energy_inside=energy, mask_area=area, rank_accuracy=torch.where(empty, nan, rank_accuracy(m, masks)))
     return kind
+
+
+def _road(model: nn.Module, x: torch.Tensor, m: torch.Tensor, noise: torch.Tensor, t: torch.Tensor, perturbed: Any,
+          rngs: list, params: FaithfulnessParams, acc: _Batches) -> None:
+    """ROAD curves of the maps and of the random maps: target probability and kept prediction per percentage."""
+    orders = (("morf", False), ("lerf", True)) if params.road_lerf else (("morf", False),)
+    for name, maps in (("road", m), ("random_road", noise)):
+        for order, lerf in orders:
+            prob, kept = road_curves(model, x, maps, t, rngs, percentages=params.road_percentages, lerf=lerf,
+                                     noise=params.road_noise, forward_kwargs=perturbed)
+            acc.add(**{f"{name}_{order}_prob": prob, f"{name}_{order}_kept": kept})
+
+
+def _sensitivity(model: nn.Module, layer: nn.Module, method: str, x: torch.Tensor, t: torch.Tensor, perturbed: Any,
+                 rngs: list, params: FaithfulnessParams, acc: _Batches) -> None:
+    """Average sensitivity of freshly computed maps (not the stored float16 ones) and its reference."""
+    def explain(images: torch.Tensor) -> torch.Tensor:
+        kwargs = perturbed(images) if callable(perturbed) else perturbed
+        return grad_cam(model, layer, images, t, forward_kwargs=kwargs, method=method)
+
+    clean = explain(x)
+    acc.add(sensitivity=avg_sensitivity(explain, x, clean, rngs, n_samples=params.sensitivity_samples,
+                                        radius=params.sensitivity_radius),
+            other_sample_distance=other_sample_distance(clean))
 
 
 def measure_faithfulness(
@@ -114,15 +152,14 @@ def measure_faithfulness(
             m = torch.from_numpy(_rows(maps, part).astype(np.float32)).to(device)
             t = torch.as_tensor(np.asarray(targets)[part], dtype=torch.long, device=device)
             side_mode = "recomputed by the encoder" if callable(_side_of(model, kwargs)) else ("as stored" if kwargs else None)
-            kinds.add(_measure_batch(model, x, m, t, kwargs, samples, params, generator, acc))
+            kinds.add(_measure_batch(model, x, m, t, kwargs, samples, params, generator, acc, layer_name, method))
             if randomized:
                 acc.add(spearman=np.stack([spearman_per_image(m.cpu().numpy(), grad_cam(
                     r, r.get_submodule(layer_name), x, t, forward_kwargs=kwargs, method=method).cpu().numpy()) for _, r in randomized]))
             bar.advance(len(part))
     arrays = acc.arrays()
     mask = kinds.pop() if len(kinds) == 1 else None
-    for curve in ("deletion", "random", "insertion", "random_insertion"):
-        arrays[f"{curve}_auc"] = curve_auc(torch.from_numpy(arrays[f"{curve}_curve"])).numpy()
+    _derived(arrays)
     stages = [name for name, _ in randomized]
     summary = _summary(arrays, indices, seed, params, side_mode, mask, stages)
     arrays["indices"] = indices.astype(np.int64)
@@ -131,6 +168,47 @@ def measure_faithfulness(
             value = value.astype(np.float32) if value.dtype.kind == "f" else value.astype(np.uint8) if value.dtype == bool else value
             out.create_array(name, value.shape, value.dtype, chunks=value.shape)[...] = value
     return summary
+
+
+def _derived(arrays: dict[str, np.ndarray]) -> None:
+    """Per-sample scores from the curves: deletion / insertion AUC, and ROAD's mean target probability over its
+    percentages (NaN for a sample whose maps are all empty: an empty map has no order of pixels to remove)."""
+    for curve in ("deletion", "random", "insertion", "random_insertion"):
+        arrays[f"{curve}_auc"] = curve_auc(torch.from_numpy(arrays[f"{curve}_curve"])).numpy()
+    all_empty = arrays["empty"].reshape(len(arrays["empty"]), -1).all(axis=1)
+    for name in ("road_morf", "road_lerf", "random_road_morf", "random_road_lerf"):
+        if f"{name}_prob" in arrays:
+            score = arrays[f"{name}_prob"].mean(axis=1)
+            arrays[name] = np.where(all_empty, np.nan, score) if name.startswith("road") else score
+
+
+def _road_summary(arrays: dict[str, np.ndarray], params: FaithfulnessParams) -> dict[str, Any] | None:
+    """ROAD settings, Quantus' accuracy curves (fraction of samples still predicted as the target) and the mean scores."""
+    if "road_morf" not in arrays:
+        return None
+    ok = np.isfinite(arrays["road_morf"])
+    out: dict[str, Any] = {"percentages": list(params.road_percentages), "noise": params.road_noise,
+                           "imputation": "noisy linear (8 neighbours, Rong et al. 2022; Quantus ROAD)",
+                           "score": "mean softmax probability of the target over the percentages",
+                           "n_samples": int(ok.sum())}
+    for order in ("morf", "lerf"):
+        if f"road_{order}" in arrays:
+            out[order] = {"accuracy": arrays[f"road_{order}_kept"][ok].mean(axis=0).tolist() if ok.any() else None,
+                          "random_accuracy": arrays[f"random_road_{order}_kept"][ok].mean(axis=0).tolist() if ok.any() else None,
+                          "score": float(np.mean(arrays[f"road_{order}"][ok])) if ok.any() else None,
+                          "random_score": float(np.mean(arrays[f"random_road_{order}"][ok])) if ok.any() else None}
+    return out
+
+
+def _sensitivity_summary(arrays: dict[str, np.ndarray], params: FaithfulnessParams) -> dict[str, Any] | None:
+    if "sensitivity" not in arrays:
+        return None
+    ok = np.isfinite(arrays["sensitivity"])
+    mean = lambda a: float(np.mean(a[ok & np.isfinite(a)])) if (ok & np.isfinite(a)).any() else None  # noqa: E731
+    return {"radius": params.sensitivity_radius, "n_perturbations": params.sensitivity_samples,
+            "avg_sensitivity": mean(arrays["sensitivity"]), "other_sample_distance": mean(arrays["other_sample_distance"]),
+            "definition": "mean ||a - a'|| / ||a|| over uniform input noise in [-r, r] (Yeh et al. 2019; Quantus AvgSensitivity)",
+            "n_samples": int(ok.sum())}
 
 
 def _summary(arrays: dict[str, np.ndarray], indices: np.ndarray, seed: int, params: FaithfulnessParams,
@@ -159,6 +237,8 @@ def _summary(arrays: dict[str, np.ndarray], indices: np.ndarray, seed: int, para
         "empty_maps": {"count": int(empty.sum()), "of": int(empty.size),
                        "why": "maps 0 everywhere: no positive evidence for the target at the layer; left out of localisation"},
         "randomization": None,
+        "road": _road_summary(arrays, params),
+        "sensitivity": _sensitivity_summary(arrays, params),
     }
     if mask is not None:
         summary["localisation"] = {"mask": mask, "relevance_mass": mean("energy_inside"), "rank_accuracy": mean("rank_accuracy"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 GMEAN_EPSILON = 1.0 / 255.0
 
@@ -24,8 +24,29 @@ class FaithfulnessParams(BaseModel):
         "or the image's Gaussian-blurred version (sigma = 10% of the image side; keeps coarse intensity)",
     )
     randomization: bool = Field(True, description="run the cascading model-randomisation sanity check")
+    road: bool = Field(True, description="ROAD (Rong et al. 2022): remove pixels by noisy linear imputation, MoRF / LeRF vs random maps")
+    road_percentages: list[float] = Field(
+        [10.0, 30.0, 50.0], min_length=1,
+        description="percentages of the pixels removed at each ROAD step; each costs a sparse solve per image and map "
+        "(~0.5 s for half of a 173 x 173 image)",
+    )
+    road_lerf: bool = Field(True, description="also the LeRF curve (least relevant pixels first; doubles ROAD's cost)")
+    road_noise: float = Field(0.01, ge=0, description="std of the Gaussian noise added to ROAD's imputed pixels (Quantus' default)")
+    sensitivity_samples: int = Field(
+        3, ge=0, description="noisy copies of each input for the average sensitivity (0: not measured); each costs a Grad-CAM"
+    )
+    sensitivity_radius: float = Field(
+        0.02, gt=0, description="average sensitivity: uniform noise in [-r, r] on every input value (images in [0, 1])"
+    )
     batch_size: int = Field(8, ge=1, description="samples per forward / Grad-CAM batch")
     seed: int | None = Field(None, description="seed of the subsample, random maps and re-initialised weights (default: the run's)")
+
+    @field_validator("road_percentages")
+    @classmethod
+    def _inside(cls, value: list[float]) -> list[float]:
+        if any(not 0 < p < 100 for p in value):
+            raise ValueError("ROAD percentages must lie strictly between 0 and 100 (some pixel must be kept to impute from)")
+        return value
 
 
 class GradCAMParams(FaithfulnessParams):

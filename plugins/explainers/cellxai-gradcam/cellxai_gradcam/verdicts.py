@@ -4,6 +4,10 @@ compares two things measured on the same samples, a paired one-sided Wilcoxon si
 A row: ``{"check", "value", "compared_to", "threshold", "p", "n", "passed", "why"}``. ``passed``
 is None only when the check could not be made (``why`` says why). ``ALPHA`` is the level of
 every test; a check with fewer than ``MIN_PAIRS`` usable pairs cannot pass.
+
+ROAD scores the mean target probability over the removal percentages (MoRF: lower than a
+random map's, LeRF: higher); the average sensitivity (relative change of the map under
+input noise) must be below the relative distance of the map to another sample's map.
 """
 
 from __future__ import annotations
@@ -111,6 +115,15 @@ def verdict_rows(arrays: dict[str, np.ndarray], mask: str | None, empty: int, to
     if mask is not None and "energy_inside" in arrays:
         rows.append(ratio_row(f"relevance mass inside the {mask}", arrays["energy_inside"], arrays["mask_area"], MASS_RATIO, mask))
         rows.append(ratio_row(f"relevance rank accuracy ({mask})", arrays["rank_accuracy"], arrays["mask_area"], RANK_RATIO, mask))
+    if "road_morf" in arrays:
+        rows.append(paired_row("ROAD MoRF below random maps", arrays["road_morf"], arrays["random_road_morf"], True,
+                               "random maps"))
+    if "road_lerf" in arrays:
+        rows.append(paired_row("ROAD LeRF above random maps", arrays["road_lerf"], arrays["random_road_lerf"], False,
+                               "random maps"))
+    if "sensitivity" in arrays:
+        rows.append(paired_row("average sensitivity below another sample's", arrays["sensitivity"],
+                               arrays["other_sample_distance"], True, "the distance to another sample's map"))
     if "sparseness" in arrays:
         rows.append(sparseness_row(arrays["sparseness"]))
     for stage, rho in zip(arrays.get("stages", []), arrays.get("spearman", [])):

@@ -12,6 +12,15 @@ Correspondences (Quantus configured to cellxai's definitions):
   ``abs=False, normalise=False`` (the maps are already >= 0 and max-normalised).
 - sparseness = ``Sparseness(abs=False, normalise=False)`` (Gini with 1e-7 added).
 - randomisation similarity = ``quantus.similarity_func.correlation_spearman``.
+- ROAD = ``ROAD(percentages, noise, abs=False, normalise=False)``: its scores are ours ``kept`` averaged
+  over samples per percentage (LeRF = Quantus' ROAD of 2 - map: the same order reversed; it refuses negative maps). The imputation is also
+  compared image by image with ``quantus.functions.perturb_func.noisy_linear_imputation``.
+- average sensitivity = ``AvgSensitivity(nr_samples, lower_bound=radius, abs=False, normalise=False)`` with
+  Grad-CAM as its ``explain_func``.
+
+Noise: Quantus draws from numpy's global random state; we seed it and pass cellxai one
+``RandomState`` with the same seed (for every sample: ours draw per sample from a generator each,
+and one shared generator gives Quantus' order), so both add identical noise.
 
 Ties: Quantus orders equal attributions with numpy's unstable argsort, cellxai in pixel
 order; a map with ties (Grad-CAM's ReLU zeros) is given a 1e-6 random jitter first and
@@ -28,6 +37,8 @@ from torch import nn
 from cellxai_gradcam import grad_cam
 from cellxai_gradcam.faithfulness import deletion_curves, energy_inside, spearman_per_image
 from cellxai_gradcam.metrics import insertion_curves, rank_accuracy, sparseness
+from cellxai_gradcam.road import impute, road_curves
+from cellxai_gradcam.sensitivity import avg_sensitivity
 
 quantus = pytest.importorskip("quantus")
 
@@ -107,3 +118,69 @@ def test_randomisation_similarity_matches(case):
     ours = spearman_per_image(maps.numpy(), other.numpy())
     ref = [quantus.similarity_func.correlation_spearman(a.ravel(), b.ravel()) for a, b in zip(maps.numpy(), other.numpy())]
     np.testing.assert_allclose(ours, ref, atol=1e-3)
+
+
+def test_imputation_matches_noisy_linear_imputation():
+    from quantus.functions.perturb_func import noisy_linear_imputation
+
+    rng = np.random.default_rng(0)
+    for channels, fraction in ((1, 0.1), (3, 0.5), (2, 0.9)):
+        image = rng.random((channels, 12, 15)).astype(np.float32)
+        removed = rng.permutation(12 * 15)[: int(fraction * 12 * 15)]
+        np.random.seed(7)
+        ref = noisy_linear_imputation(image, removed, noise=0.01)
+        ours = impute(image, removed, 0.01, np.random.RandomState(7))
+        np.testing.assert_allclose(ours, ref, atol=1e-5)
+        assert np.abs(ours - image).reshape(channels, -1)[:, removed].max() > 0.05  # the removed pixels were replaced
+        assert np.array_equal(np.delete(ours.reshape(channels, -1), removed, axis=1),
+                              np.delete(image.reshape(channels, -1), removed, axis=1))
+
+
+class Brightness(nn.Module):
+    """Class 0 when the image's mean is above 0.6: removing bright pixels flips it, at a percentage set by the image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mean = x.mean(dim=(1, 2, 3))
+        return torch.stack([10 * (mean - 0.6), torch.zeros_like(mean)], dim=1)
+
+
+@pytest.mark.parametrize("lerf", [False, True])
+def test_road_matches_quantus(lerf):
+    """Brightness maps of a brightness classifier: MoRF flips the bright samples' class at different percentages."""
+    torch.manual_seed(0)
+    x = torch.rand(8, 1, SIZE, SIZE)
+    x[:, :, 4:10, 5:12] += torch.linspace(0.3, 1.5, 8)[:, None, None, None]
+    model = Brightness().eval()
+    y = model(x).argmax(dim=1)
+    maps = x[:, 0] + 1e-6 * torch.rand(x[:, 0].shape, generator=torch.Generator().manual_seed(1))
+    percentages = [10, 30, 50, 70, 90]
+    xb, yb, ab = _numpy(x, y, maps[:, None])
+    metric = quantus.ROAD(percentages=percentages, noise=0.01, abs=False, normalise=False, **KW)
+    np.random.seed(3)
+    ref = metric(model=model, x_batch=xb, y_batch=yb, a_batch=3.0 - ab if lerf else ab, device="cpu", softmax=True)
+    shared = np.random.RandomState(3)
+    prob, kept = road_curves(model, x, maps, y, [shared] * len(x), percentages=percentages, lerf=lerf, noise=0.01)
+    np.testing.assert_allclose(kept.float().mean(dim=0).numpy(), [ref[p] for p in percentages], atol=1e-3)
+    assert prob.shape == (len(x), len(percentages)) and bool((prob[kept] >= 0.5).all())
+    if not lerf:  # not degenerate: the curve falls, and not to nothing
+        curve = kept.float().mean(dim=0).numpy()
+        assert curve[0] > curve[-1] > 0
+
+
+def test_avg_sensitivity_matches_quantus(case):
+    model, x, y, maps, _ = case
+    layer = model[3]
+
+    def explain_func(model, inputs, targets, **_):
+        return grad_cam(model, layer, torch.as_tensor(inputs), torch.as_tensor(targets)).detach().numpy()[:, None]
+
+    xb, yb = _numpy(x, y)
+    clean = grad_cam(model, layer, x, y)
+    metric = quantus.AvgSensitivity(nr_samples=3, lower_bound=0.1, abs=False, normalise=False, **KW)
+    np.random.seed(5)
+    ref = np.asarray(metric(model=model, x_batch=xb, y_batch=yb, a_batch=clean[:, None].numpy(), device="cpu",
+                            explain_func=explain_func))
+    shared = np.random.RandomState(5)
+    ours = avg_sensitivity(lambda p: grad_cam(model, layer, p, y), x, clean, [shared] * len(x), n_samples=3, radius=0.1)
+    np.testing.assert_allclose(ours.numpy(), ref, atol=1e-3)
+    assert (ours > 1e-3).all()  # the noise changed the maps

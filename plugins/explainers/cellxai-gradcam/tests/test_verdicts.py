@@ -76,15 +76,25 @@ def test_verdict_rows_cover_every_measured_check():
         "energy_inside": rng.uniform(0.6, 0.9, (n, 2)), "mask_area": np.full((n, 2), 0.1),
         "rank_accuracy": rng.uniform(0.5, 0.8, (n, 2)), "sparseness": rng.uniform(0.6, 0.7, (n, 2)),
         "stages": ["head"], "spearman": rng.uniform(0.8, 0.9, (1, n, 2)),
+        "road_morf": rng.uniform(0.1, 0.2, n), "random_road_morf": rng.uniform(0.4, 0.5, n),
+        "road_lerf": rng.uniform(0.6, 0.7, n), "random_road_lerf": rng.uniform(0.4, 0.5, n),
+        "sensitivity": rng.uniform(0.01, 0.05, n), "other_sample_distance": rng.uniform(0.8, 1.2, n),
     }
     rows = verdict_rows(arrays, "pseudo-label masks", 1, 2 * n)
     by = {r["check"]: r for r in rows}
     assert set(by) == {"deletion AUC below random maps", "insertion AUC above random maps",
                        "relevance mass inside the pseudo-label masks", "relevance rank accuracy (pseudo-label masks)",
-                       "sparseness (Gini of the map)", "maps change when head is randomised", "empty maps"}
+                       "sparseness (Gini of the map)", "maps change when head is randomised", "empty maps",
+                       "ROAD MoRF below random maps", "ROAD LeRF above random maps",
+                       "average sensitivity below another sample's"}
     assert all(r["threshold"] for r in rows)
     assert by["maps change when head is randomised"]["passed"] is False
     assert all(by[k]["passed"] for k in by if k != "maps change when head is randomised")
+    swapped = verdict_rows({**arrays, "road_morf": arrays["random_road_morf"], "random_road_morf": arrays["road_morf"],
+                            "sensitivity": arrays["other_sample_distance"], "other_sample_distance": arrays["sensitivity"]},
+                           "pseudo-label masks", 1, 2 * n)
+    failed = {r["check"] for r in swapped if r["passed"] is False}
+    assert {"ROAD MoRF below random maps", "average sensitivity below another sample's"} <= failed
 
 
 def test_evaluate_prints_a_verdict_line_per_check():
