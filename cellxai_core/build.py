@@ -70,14 +70,14 @@ class Builder:
             self.registry.get(kind, spec.name).load()
         self.registry.get("task", self.cfg.task).load()
 
+    def _on_device(self, params: BaseModel, given: dict[str, Any]) -> BaseModel:
+        """``params`` with ``device`` from the run where they have one that the file (``given``) does not set."""
+        return params.model_copy(update={"device": self.device}) if "device" in type(params).model_fields and "device" not in given else params
+
     def component(self, path: str, **extra: Any) -> Any:
-        """The component at a field path (``encoder``, ``explainers[1]``), with ``device`` from the run
-        where its params have one the file does not set."""
+        """The component at a field path (``encoder``, ``explainers[1]``), on the run's device."""
         kind, spec = next((k, s) for p, k, s in self.cfg.components() if p == path)
-        params = self.params[path]
-        if "device" in type(params).model_fields and "device" not in spec.params:
-            params = params.model_copy(update={"device": self.device})
-        return construct(kind, spec.name, params, self.registry, **extra)
+        return construct(kind, spec.name, self._on_device(self.params[path], spec.params), self.registry, **extra)
 
     def dataset(self) -> Dataset:
         dataset = self.component("dataset")
@@ -90,10 +90,7 @@ class Builder:
 
     def explainer(self, name: str, params: dict[str, Any]) -> Any:
         """An explainer that is not in the pipeline file (``cellxai explain RUN NAME``)."""
-        checked = validated_params("explainer", name, params, self.registry)
-        if "device" in type(checked).model_fields and "device" not in params:
-            checked = checked.model_copy(update={"device": self.device})
-        return construct("explainer", name, checked, self.registry)
+        return construct("explainer", name, self._on_device(validated_params("explainer", name, params, self.registry), params), self.registry)
 
     def new_model(self, dataset: Dataset, task: Any) -> Any:
         """Encoder + fusion (+ the task's head and input transform), freshly initialised from the seed."""

@@ -1,8 +1,5 @@
-"""The ``cellxai`` command line (DESIGN §7).
-
-Exit codes: 0 success; 2 the user's input is wrong (one line on stderr, no traceback);
-1 a bug (the traceback with ``--debug``). Heavy imports happen inside commands.
-"""
+"""The ``cellxai`` command line. Exit codes: 0 success; 2 the user's input is wrong (one line on stderr, no
+traceback); 1 a bug (the traceback with ``--debug``). Heavy imports happen inside commands."""
 
 from __future__ import annotations
 
@@ -16,6 +13,8 @@ import typer
 
 from . import __version__
 from .errors import UserError
+from .hookspecs import KINDS
+from .registry import get_registry
 
 app = typer.Typer(name="cellxai", help="Explainable clustering and classification of cell microscopy images.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
@@ -71,7 +70,6 @@ def validate(
     """Check a pipeline file and every component's params without running it."""
     from .build import Builder
     from .config import load_config
-    from .registry import get_registry
 
     cfg, params = load_config(pipeline, list(set_))
     Builder(cfg, params, get_registry(), cfg.device).import_targets()
@@ -108,13 +106,10 @@ def schema(indent: int = typer.Option(2, help="JSON indentation")) -> None:
 
 @plugins_app.command("list")
 def plugins_list(
-    kind: Optional[str] = typer.Option(None, "--kind", "-k", help="dataset | encoder | fusion | clusterer | explainer | task | section"),
+    kind: Optional[str] = typer.Option(None, "--kind", "-k", help=" | ".join(KINDS)),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
 ) -> None:
     """List components with their kind, summary, distribution, version and status."""
-    from .hookspecs import KINDS
-    from .registry import get_registry
-
     if kind is not None and kind not in KINDS:
         raise UserError(f"--kind: unknown kind '{kind}'; expected one of {', '.join(KINDS)}")
     if fmt not in ("table", "json"):
@@ -128,27 +123,18 @@ def plugins_list(
         typer.echo(json.dumps(rows, indent=2))
         return
     from rich.console import Console
-    from rich.table import Table
+    from rich.table import Column, Table
 
     columns = ("name", "kind", "summary", "distribution", "version", "status")
-    table = Table(*columns, title="cellxai plugins")
+    table = Table(*(Column(c, overflow="fold") for c in columns), title="cellxai plugins")
     for row in rows:
         row["status"] = row["status"] if row["status"] == "ok" else f"[red]{row['status']}[/red]"
         table.add_row(*(row[c] for c in columns))
-    for column in table.columns:
-        column.overflow = "fold"
     console = Console()
     (console if console.is_terminal else Console(width=160)).print(table)
 
 
-def _mount_plugin_commands() -> None:
-    """Commands the plugins add (``cellxai_commands``): report, export, evaluate, compare, datasets ..."""
-    from .registry import get_registry
-
-    get_registry().add_commands(app)
-
-
-_mount_plugin_commands()
+get_registry().add_commands(app)  # the plugins' commands (``cellxai_commands``): report, export, evaluate, compare, datasets ...
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,5 @@
-"""What each kind of component implements. Protocols only: no torch import here.
-
-Encoders and fusions are ``torch.nn.Module`` subclasses in practice. The optional parts
-of each kind, and what the pipeline does with them, are in ``docs/architecture.md``
-("What each kind implements").
-"""
+"""What each kind of component implements: protocols only, no torch (encoders and fusions are ``torch.nn.Module``
+subclasses in practice). Their optional parts and what the pipeline does with them: docs/architecture.md."""
 
 from __future__ import annotations
 

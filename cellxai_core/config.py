@@ -1,7 +1,5 @@
-"""Pipeline files: pydantic models, ``--set`` overrides, plugin params validation.
-
-A bad file gets one line naming the file, the field path and what was expected.
-"""
+"""Pipeline files: pydantic models, ``--set`` overrides, plugin params validation. A bad file gets one line naming
+the file, the field path and what was expected."""
 
 from __future__ import annotations
 
@@ -16,7 +14,6 @@ from .errors import ConfigError, PluginError
 from .registry import Registry, get_registry
 
 COMPONENT_FIELDS = ("dataset", "encoder", "fusion", "clusterer")
-INJECTED = ("seed", "random_state", "device")
 
 
 class ComponentSpec(BaseModel):
@@ -68,10 +65,6 @@ class PipelineConfig(BaseModel):
         if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
             return value
         raise ValueError("expected auto, cpu, cuda or cuda:N")
-
-    def task_sections(self) -> dict[str, Any]:
-        """The top-level keys that belong to the task (everything this model does not name)."""
-        return dict(self.model_extra or {})
 
     def components(self) -> list[tuple[str, str, ComponentSpec]]:
         """(field path, kind, spec) for every component in the file."""
@@ -189,11 +182,8 @@ def checked_params(reg: Any, given: dict[str, Any], source: str, prefix: str) ->
 def validate_params(
     cfg: PipelineConfig, source: str, registry: Registry | None = None
 ) -> dict[str, BaseModel]:
-    """Validate every component's ``params`` with its plugin's Params model.
-
-    Returns validated Params keyed by field path, with ``seed`` / ``random_state``
-    injected from the run seed where the component has them and the file does not set them.
-    """
+    """Every component's ``params`` validated by its plugin's Params model, keyed by field path; ``seed`` /
+    ``random_state`` come from the run seed where the component has them and the file does not set them."""
     registry = registry or get_registry()
     out: dict[str, BaseModel] = {}
     for path, kind, spec in cfg.components():
@@ -201,10 +191,7 @@ def validate_params(
             reg = registry.get(kind, spec.name)
         except PluginError as exc:
             raise PluginError(f"{source}: {path}.name: {exc}") from None
-        params = dict(spec.params)
-        for name in ("seed", "random_state"):
-            if name in reg.params.model_fields and name not in params:
-                params[name] = cfg.seed
+        params: dict[str, Any] = {name: cfg.seed for name in ("seed", "random_state") if name in reg.params.model_fields} | spec.params
         out[path] = checked_params(reg, params, source, f"{path}.params")
     out["task"] = _task_params(cfg, source, registry)
     if cfg.executor.name == "local" and cfg.executor.model_extra:
@@ -224,7 +211,7 @@ def _task_params(cfg: PipelineConfig, source: str, registry: Registry) -> BaseMo
         reg = registry.get("task", cfg.task)
     except PluginError as exc:
         raise PluginError(f"{source}: task: {exc}") from None
-    sections = cfg.task_sections()
+    sections = dict(cfg.model_extra or {})  # the top-level keys PipelineConfig does not name
     fields = reg.params.model_fields
     unknown = sorted(set(sections) - set(fields))
     if unknown:

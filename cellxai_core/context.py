@@ -1,9 +1,5 @@
-"""What a stage or explainer gets from the pipeline: the run, its data, its model.
-
-A ``RunContext`` is handed to ``Encoder.pretrain``, ``Fusion.fit``, the classify
-task and every ``Explainer.run``. Results are written through a ``StageWriter``
-so that they become visible in the store only when the stage completes.
-"""
+"""What a stage, ``Encoder.pretrain``, ``Fusion.fit``, a task or an explainer gets from the pipeline: the run, its
+data, its model (docs/architecture.md, "The run")."""
 
 from __future__ import annotations
 
@@ -17,13 +13,13 @@ import numpy as np
 
 from . import schema
 from .data import Dataset, chunks, prefetch_batches
+from .progress import Progress
 
 if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
 
     from .build import Builder
     from .config import PipelineConfig
-    from .progress import Progress
     from .registry import Registry
     from .store import RunStore
 
@@ -41,7 +37,7 @@ class RunContext:
     run_dir: Path
     device: str
     seed: int
-    progress: Callable[..., "Progress"]
+    progress: Callable[..., Progress] = Progress
     builder: "Builder | None" = None
     task_impl: Any = None
     loaded_model: Any = field(default=None, repr=False)
@@ -51,7 +47,6 @@ class RunContext:
     def open(cls, cfg: "PipelineConfig", params: dict[str, "BaseModel"], out: Path, registry: "Registry") -> "RunContext":
         """A run's context: the builder on the resolved device, the dataset and the task (no store yet)."""
         from .build import Builder
-        from .progress import progress
 
         builder = Builder(cfg, params, registry, "cpu")
         dataset = builder.dataset()  # data the run cannot read fails here, in seconds, before torch is imported
@@ -60,27 +55,20 @@ class RunContext:
         resolve_precision(cfg.precision, builder.device)  # bf16 on CPU: refused before any stage
         builder.import_targets()
         return cls(config=cfg, dataset=dataset, store=None, run_dir=out, device=builder.device,  # type: ignore[arg-type]
-                   seed=cfg.seed, progress=progress, builder=builder, task_impl=builder.task())
+                   seed=cfg.seed, builder=builder, task_impl=builder.task())
 
     @property
     def task(self) -> str:
         """The task's name (``cluster``, ``classify``)."""
         return str(self.config.task)
 
-    @property
-    def weights_path(self) -> Path:
-        return self.run_dir / WEIGHTS
-
     @classmethod
     def standalone(cls, dataset: Dataset, *, device: str = "cpu", seed: int = 0, batch_size: int = 16) -> "RunContext":
         """A context without a run directory or store, enough for ``encoder.pretrain(ctx)`` and ``fusion.fit``."""
         from types import SimpleNamespace
 
-        from .progress import progress
-
         config = SimpleNamespace(task="cluster", batch_size=batch_size, seed=seed)
-        return cls(config=config, dataset=dataset, store=None, run_dir=Path("."), device=device,  # type: ignore[arg-type]
-                   seed=seed, progress=progress)
+        return cls(config=config, dataset=dataset, store=None, run_dir=Path("."), device=device, seed=seed)  # type: ignore[arg-type]
 
     @property
     def precision(self) -> str:
@@ -119,10 +107,6 @@ class RunContext:
             raise RuntimeError(f"task '{self.task}' has not written its labels")
         return found
 
-    def group_names(self) -> list[str]:
-        """Display names of the groups returned by :meth:`labels` (cluster ids or class names)."""
-        return schema.group_names(self.store)
-
     def side_features(self, indices: Sequence[int] | None = None) -> np.ndarray | None:
         """The human-designed features (B, S, F) for ``indices``, or None."""
         if not self.store.has(schema.HANDCRAFTED):
@@ -144,7 +128,7 @@ class RunContext:
             from .model import load_weights
 
             model = self.new_model()
-            load_weights(self.weights_path, model)
+            load_weights(self.run_dir / WEIGHTS, model)
             self.loaded_model = model.eval()
         return self.loaded_model
 
@@ -153,5 +137,5 @@ class RunContext:
         from the file, as a resumed run would."""
         from .model import save_weights
 
-        save_weights(self.weights_path, model)
+        save_weights(self.run_dir / WEIGHTS, model)
         self.loaded_model = None

@@ -1,9 +1,5 @@
-"""Samples and the dataset protocol every dataset plugin follows.
-
-A sample is a *set* of images (S, C, H, W): the days of a microwell, the isolated
-channels of a cell, or a single image. Datasets are lazy: ``ds[i]`` reads or
-generates sample i on access, so memory does not grow with ``len(ds)``.
-"""
+"""Samples (a *set* of images (S, C, H, W): a microwell's days, a cell's isolated channels, or one image) and the
+dataset protocol. Datasets are lazy: ``ds[i]`` reads or generates sample i, so memory does not grow with ``len(ds)``."""
 
 from __future__ import annotations
 
@@ -15,18 +11,12 @@ if TYPE_CHECKING:  # numpy is imported lazily: `cellxai --help` must stay fast
     import numpy as np
 
 SetAxis = Literal["time", "channel", "image"]
-TRUTH_KEYS = ("program", "class", "mask", "counts")
 
 
 @dataclass
 class Sample:
-    """One sample.
-
-    ``images`` is float32 (S, C, H, W) in [0, 1]. ``meta`` holds scalar metadata
-    (plate, well, field, condition ...). ``truth`` holds planted or annotated truth:
-    scalars (``program``, ``class``) and per-image arrays (``mask`` (S, H, W) int,
-    ``counts`` (S, 3) cancer / T / dead).
-    """
+    """One sample: ``images`` float32 (S, C, H, W) in [0, 1], scalar ``meta`` (plate, well, field ...), planted or
+    annotated ``truth``: scalars (``program``, ``class``), per-image arrays (``mask`` (S, H, W) int, ``counts`` (S, 3))."""
 
     id: str
     images: np.ndarray
@@ -50,17 +40,9 @@ class Sample:
 
 @runtime_checkable
 class Dataset(Protocol):
-    """What the pipeline needs from a dataset.
-
-    ``channels``, ``set_axis``, ``set_size`` and ``image_size`` must be known without
-    reading every sample (they describe the data the encoder will be built for).
-    ``meta_keys`` / ``truth_keys`` name the scalar columns every sample carries.
-    ``classes`` lists class names when samples carry ``truth["class"]``.
-    Optional ``set_labels`` names the positions of the set axis (days, frames, or the
-    stains of isolated channels, whose ``channels`` is then a single "intensity").
-    Optional ``describe(i) -> (id, meta, scalar truth)`` answers without reading the
-    images, so the pipeline's load stage stays cheap for generated or large data.
-    """
+    """What the pipeline needs from a dataset: these four known without reading every sample (the encoder is built
+    for them). The optional ``meta_keys``, ``truth_keys``, ``classes``, ``set_labels``, ``objects`` and
+    ``describe(i)``: docs/architecture.md ("What each kind implements")."""
 
     channels: tuple[str, ...]
     set_axis: SetAxis
@@ -75,9 +57,7 @@ class Dataset(Protocol):
 def meta_keys(ds: Dataset) -> tuple[str, ...]:
     """The metadata columns of a dataset (``ds.meta_keys`` or those of sample 0)."""
     keys = getattr(ds, "meta_keys", None)
-    if keys is None:
-        keys = tuple(ds[0].meta) if len(ds) else ()
-    return tuple(keys)
+    return tuple(keys if keys is not None else ds[0].meta if len(ds) else ())
 
 
 def set_labels(ds: Dataset) -> tuple[str, ...]:
@@ -92,9 +72,7 @@ def set_labels(ds: Dataset) -> tuple[str, ...]:
 def truth_keys(ds: Dataset) -> tuple[str, ...]:
     """The truth keys of a dataset (``ds.truth_keys`` or those of sample 0)."""
     keys = getattr(ds, "truth_keys", None)
-    if keys is None:
-        keys = tuple(ds[0].truth) if len(ds) else ()
-    return tuple(keys)
+    return tuple(keys if keys is not None else ds[0].truth if len(ds) else ())
 
 
 def dataset_classes(ds: Dataset) -> tuple[str, ...] | None:

@@ -1,13 +1,5 @@
 """The pluggy hook specs: one per kind of component, plus report sections and commands.
-
-A plugin module implements any of these with ``@cellxai_core.plugin.hookimpl``. The
-component hooks hand it ``register``, called once per component::
-
-    register(name, summary=..., params=ParamsModel, target="pkg.module:Object", **options)
-
-Importing the plugin module must stay cheap (no torch): the target is imported only when
-a run builds the component. Every signature and option: ``docs/architecture.md``.
-"""
+Plugins implement them with ``@cellxai_core.plugin.hookimpl``; signatures and options: docs/architecture.md."""
 
 from __future__ import annotations
 

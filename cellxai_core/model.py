@@ -1,9 +1,5 @@
-"""The sample model: encoder per image, fusion across the set, optional head.
-
-This module imports torch; the core imports it only inside functions that need it.
-Grad-CAM and the classify task use :class:`SampleModel` on grouped inputs
-(B, S, C, H, W): the encoder runs once on the flattened (B*S, C, H, W) batch.
-"""
+"""The sample model (encoder per image, fusion across the set, optional head) and its weights. This module imports
+torch: the rest of the core imports it only inside the functions that need it."""
 
 from __future__ import annotations
 
@@ -14,6 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .errors import UserError
 
 def encode_grouped(encoder: nn.Module, images: torch.Tensor) -> torch.Tensor:
     """Run a per-image encoder on (B, S, C, H, W) -> (B, S, D) or (B, S*L, D) for spatial tokens."""
@@ -36,13 +33,8 @@ def pooled_tokens(tokens: torch.Tensor, set_size: int) -> torch.Tensor:
 
 
 class SampleModel(nn.Module):
-    """[input transform ->] encoder -> fusion -> head. Without a head, ``forward`` returns the fused vector.
-
-    ``transform`` is what the task did to raw samples (B, S, C, H, W) before training
-    (resampling, diffusion, fitted whitening): it is part of the model, saved with its
-    weights, so encode and Grad-CAM feed raw dataset images and the model sees what it
-    was trained on.
-    """
+    """[input transform ->] encoder -> fusion -> head on (B, S, C, H, W); without a head ``forward`` returns the fused
+    vector. ``transform`` (what the task fitted: resampling, whitening) is saved with the weights (docs/architecture.md)."""
 
     def __init__(
         self, encoder: nn.Module, fusion: nn.Module, head: nn.Module | None = None, transform: nn.Module | None = None
@@ -81,8 +73,6 @@ def resolve_device(device: str) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        from .errors import UserError
-
         raise UserError(f"device '{device}' requested but CUDA is not available; use --device cpu")
     return dev
 
@@ -91,8 +81,6 @@ def resolve_precision(precision: str, device: str | torch.device) -> str:
     """``auto``: bf16 on CUDA that supports it, else fp32; bf16 elsewhere is the user's error (exit 2)."""
     bf16 = torch.device(device).type == "cuda" and torch.cuda.is_bf16_supported()
     if precision == "bf16" and not bf16:
-        from .errors import UserError
-
         raise UserError(f"precision: bf16 needs a CUDA device with bfloat16 support (device is {device}); use fp32 or auto")
     return ("bf16" if bf16 else "fp32") if precision == "auto" else precision
 
@@ -119,13 +107,8 @@ MODEL_PARTS = ("encoder", "fusion", "head", "transform")
 
 def state_dict_for_save(modules: dict[str, Any]) -> dict[str, torch.Tensor]:
     """Flatten named modules into one contiguous CPU tensor dict for safetensors."""
-    out: dict[str, torch.Tensor] = {}
-    for prefix, module in modules.items():
-        if module is None:
-            continue
-        for key, value in module.state_dict().items():
-            out[f"{prefix}.{key}"] = value.detach().cpu().contiguous()
-    return out
+    return {f"{prefix}.{key}": value.detach().cpu().contiguous()
+            for prefix, module in modules.items() if module is not None for key, value in module.state_dict().items()}
 
 
 def save_weights(path: Path, model: SampleModel) -> None:

@@ -13,6 +13,7 @@ from typing import Any, Mapping
 import yaml
 
 from . import rundir, schema, stages
+from .api import open_run
 from .build import Builder, stage_seed, validated_params
 from .config import load_config, resolved_config
 from .context import RunContext
@@ -91,8 +92,6 @@ def run(
     registry: Registry | None = None,
 ) -> Any:
     """Run a pipeline file (or mapping) into ``out``; returns the opened run."""
-    from .api import open_run
-
     registry = registry or get_registry()
     overrides = dict(overrides) if isinstance(overrides, Mapping) else list(overrides or [])
     if device is not None:
@@ -122,9 +121,8 @@ def _execute(ctx: RunContext, resolved: dict[str, Any], *, resume: bool, overwri
     resolved = {k: v for k, v in resolved.items() if k not in execution}
     resuming = rundir.prepare(out, resolved, resume=resume, overwrite=overwrite)
     explainers = ordered_explainers(ctx.builder)  # type: ignore[arg-type]
-    versions = {r.distribution: r.version for r in (registry.get(k, s.name) for _, k, s in cfg.components())}
-    task_reg = registry.get("task", cfg.task)
-    versions[task_reg.distribution] = task_reg.version
+    used = [registry.get(kind, spec.name) for _, kind, spec in cfg.components()] + [registry.get("task", cfg.task)]
+    versions = {r.distribution: r.version for r in used}
     (out / "config.yaml").write_text(
         yaml.safe_dump({"config": resolved, "plugins": versions, "seed": cfg.seed, "device": cfg.device, "execution": execution}, sort_keys=False)
     )
@@ -179,8 +177,6 @@ def explain_run(
 ) -> dict[str, Any]:
     """Run one more explainer on a finished run (``cellxai explain`` / ``evaluate``), its context rebuilt from
     the run's resolved config as the pipeline does; returns the attrs of ``explanations/<name>``."""
-    from .api import open_run
-
     registry = registry or get_registry()
     opened = open_run(run_dir)
     cfg, params_by_path = load_config(opened.config, registry=registry)

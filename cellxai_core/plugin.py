@@ -1,13 +1,5 @@
-"""Everything a plugin author needs, in one import (as tox's ``tox.plugin``)::
-
-    from cellxai_core.plugin import hookimpl, Register, Encoder, Task, schema
-
-    @hookimpl
-    def cellxai_encoders(register: Register) -> None:
-        register("my-encoder", summary="...", params=MyParams, target="my_pkg.model:MyEncoder")
-
-Importing this module imports no torch.
-"""
+"""Everything a plugin author needs, in one import (as tox's ``tox.plugin``; no torch): ``from cellxai_core.plugin
+import hookimpl, Register, Encoder, Task, schema``. An example: the README's "Writing a plugin"."""
 
 from __future__ import annotations
 

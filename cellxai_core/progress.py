@@ -25,15 +25,10 @@ def check_stop() -> None:
         raise StopRequested(STOP["signal"])
 
 
-def interactive() -> bool:
-    """A rich bar only on a real terminal and never in CI logs."""
-    return sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
-
-
 class Progress:
     """``with ctx.progress(total=n, description="encode") as bar: bar.advance(k)``."""
 
-    def __init__(self, total: int | None, description: str, *, completed: int = 0) -> None:
+    def __init__(self, total: int | None = None, description: str = "", completed: int = 0) -> None:
         self.total = total
         self.description = description
         self.completed = completed
@@ -44,7 +39,7 @@ class Progress:
         self._last_time = self._start
 
     def __enter__(self) -> "Progress":
-        if interactive():
+        if sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb":  # a real terminal, not CI logs
             from rich.progress import (BarColumn, MofNCompleteColumn, Progress as RichProgress,
                                        TextColumn, TimeElapsedColumn, TimeRemainingColumn)
 
@@ -78,5 +73,4 @@ class Progress:
             log.info("%s: done in %.1f s", self.description, time.perf_counter() - self._start)
 
 
-def progress(total: int | None = None, description: str = "", completed: int = 0) -> Progress:
-    return Progress(total, description, completed=completed)
+progress = Progress  # what ``ctx.progress(total=..., description=..., completed=...)`` calls

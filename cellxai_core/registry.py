@@ -1,10 +1,5 @@
-"""Plugin discovery, listing and lookup by name.
-
-Every component, built-in or third-party, comes from an entry point in the
-``cellxai`` group. Each entry point loads inside its own guard: a plugin that fails
-to import is recorded with its error and breaks nothing else. Names are unique per
-kind; a duplicate is reported naming both distributions.
-"""
+"""Plugin discovery (entry-point group ``cellxai``, each plugin loaded in its own guard), listing, and lookup by
+kind and name (unique per kind). The rules: docs/architecture.md, "Hook specs"."""
 
 from __future__ import annotations
 
@@ -47,8 +42,7 @@ class Registration:
     options: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def load(self, target: str | None = None) -> Callable[..., Any]:
-        """Import the target (``"pkg.module:Object"``, or another of its options); the only place
-        a component's code is imported."""
+        """Import the target (``"pkg.module:Object"``, or another of its options): the only place a component's code is imported."""
         target = target or self.target
         module_name, _, attr = target.partition(":")
         try:
@@ -106,11 +100,8 @@ class Registry:
         return reg
 
     def add_plugin(self, plugin: Any, record: PluginRecord | None = None) -> PluginRecord:
-        """Register one plugin object (module or instance) and collect its components.
-
-        A hook implementation whose name is not a hook spec (a misspelt ``cellxai_encoder``)
-        fails ``check_pending`` and the plugin is recorded as broken, as an import error is.
-        """
+        """Register one plugin object (module or instance) and collect its components. A hook implementation
+        that is no hook spec (a misspelt ``cellxai_encoder``) fails ``check_pending``: the plugin is recorded as broken."""
         if record is None:
             name = getattr(plugin, "__name__", type(plugin).__name__)
             record = PluginRecord(name, distribution=name, version="0+local")

@@ -1,10 +1,5 @@
-"""Owning a run directory while a run writes it: one writer at a time, signals, write failures.
-
-The lock is ``fcntl.flock`` on ``DIR/.lock``: the kernel releases it when its holder dies, so
-a killed run's lock is simply taken over. SIGINT / SIGTERM stop the run at the next batch
-boundary (a second one at once) and ``--resume`` redoes the rest. A full, read-only or
-vanished output is a one-line user error.
-"""
+"""Owning a run directory while a run writes it: one writer (``fcntl.flock`` on ``DIR/.lock``, released by the
+kernel when its holder dies), SIGINT / SIGTERM at the next batch boundary, full or read-only disks as user errors."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""Every store path and attribute the core and the tasks write (DESIGN §6), with accessors.
-
-Whatever reads a run's store uses these names, so a path changes in one place. An explainer's
-results live under :func:`explanation`, named by its plugin, never here. Strings come back as
-Python ``str`` in object arrays (scikit-learn rejects numpy's ``StringDType``).
-"""
+"""Every store path and attribute the core and the tasks write, with accessors: whatever reads a store uses these
+names. An explainer's results live under :func:`explanation`, named by its plugin, never here. Strings come back as
+Python ``str`` in object arrays (scikit-learn rejects numpy's ``StringDType``)."""
 
 from __future__ import annotations
 
@@ -45,7 +42,7 @@ UNCERTAINTY = "predictions/uncertainty"  # /{mean,std,entropy}
 
 # -- explainers, progress, root attrs -------------------------------------------------------
 EXPLANATIONS = "explanations"
-ROOT_ATTRS = ("config", "plugins", "stages", "status", "device_used", "threads_used", "pretrain_metrics", "finished", "objects")
+ROOT_ATTRS = ("config", "plugins", "stages", "status", "device_used", "threads_used", "precision_used", "executor", "pretrain_metrics", "finished", "objects")
 OBJECTS = "objects"  # [{name, label, diameter}]: the object classes the encoder measured, diameters resolved
 
 

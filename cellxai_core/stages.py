@@ -12,6 +12,7 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import schema
+from .api import open_run
 from .context import RunContext
 from .data import chunks, dataset_classes, meta_keys, set_labels, truth_keys
 from .errors import DataError
@@ -178,12 +179,8 @@ def _made_by(explainer: Any, device: str) -> str:
 
 
 def explain(ctx: RunContext, name: str, explainer: Any) -> None:
-    """One explainer into ``explanations/<name>``; an explainer that marks chunks done resumes.
-
-    Partial work (``_partial/explain.<name>`` and its chunk marks) is kept only when the
-    same explainer made it with the same params on the same device; otherwise (e.g. left
-    by a killed ``cellxai explain`` with other params) the explainer starts over.
-    """
+    """One explainer into ``explanations/<name>``; one that marks chunks done resumes, from partial work kept only
+    when :func:`_made_by` matches (else, e.g. after a killed ``cellxai explain`` with other params, it starts over)."""
     made_by = _made_by(explainer, ctx.device)
     w = ctx.store.writer(f"explain:{name}", schema.explanation(name), keep_partial=True, made_by=made_by)
     explainer.run(ctx, w)
@@ -192,8 +189,6 @@ def explain(ctx: RunContext, name: str, explainer: Any) -> None:
 
 def write_results(ctx: RunContext) -> None:
     """``results.csv``: id, Metadata_*, Truth_*, the task's columns, then each plugin's registered columns."""
-    from .api import open_run
-
     run = open_run(ctx.run_dir, allow_incomplete=True)
     columns: dict[str, Any] = {"id": schema.ids(ctx.store)}
     columns.update({f"Metadata_{k}": v for k, v in schema.meta_columns(ctx.store).items()})

@@ -1,10 +1,5 @@
-"""The Zarr v3 run store (DESIGN §6).
-
-Results of a stage are written under ``_partial/<stage>/`` and moved to their final
-paths only when the stage commits, so a failed or interrupted run never shows a
-half-written array as if it were complete. Per-chunk progress of long stages lives
-in ``progress/<stage>`` so that ``--resume`` continues where the run stopped.
-"""
+"""The Zarr v3 run store. A stage writes under ``_partial/<stage>/``, moved to the final paths only when it commits,
+so no half-written array looks complete; chunk marks of long stages (``progress/<stage>``) let ``--resume`` continue."""
 
 from __future__ import annotations
 
@@ -76,14 +71,8 @@ class RunStore:
 
     def tree(self) -> list[str]:
         """Paths of every finished array, sorted (for listings and tests)."""
-        out = []
-        for dirpath, _, files in os.walk(self.path):
-            rel = Path(dirpath).relative_to(self.path).as_posix()
-            if "zarr.json" in files and rel != "." and not rel.startswith(PARTIAL):
-                node = self.root[rel]
-                if isinstance(node, zarr.Array):
-                    out.append(rel)
-        return sorted(out)
+        found = (Path(d).relative_to(self.path).as_posix() for d, _, files in os.walk(self.path) if "zarr.json" in files)
+        return sorted(p for p in found if p != "." and not p.startswith(PARTIAL) and isinstance(self.root[p], zarr.Array))
 
     def stage_status(self, stage: str) -> str | None:
         return self.attrs().get("stages", {}).get(stage, {}).get("status")
@@ -182,11 +171,8 @@ class StageWriter:
             arr[...] = data
 
     def commit(self) -> None:
-        """Publish every array of the stage at its final path, then the attributes.
-
-        The chunk marks go first: a run killed half-way through publishing then redoes
-        the stage from its chunks instead of trusting marks whose arrays have moved.
-        """
+        """Publish every array of the stage at its final path, then the attributes. The chunk marks go first: a run killed
+        half-way through publishing redoes the stage instead of trusting marks whose arrays have moved."""
         self.store.remove(self._progress)
         for full in self._arrays:
             src = self.store.path / self._partial_root / full
@@ -195,17 +181,11 @@ class StageWriter:
                 shutil.rmtree(dst)
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dst)
-            self._ensure_groups(full)
+            if "/" in full:  # the groups above it, where missing (attrs of existing ones kept)
+                self.store.root.require_group(full.rsplit("/", 1)[0])
         if self.attrs:
             self.store.set_attrs(self.prefix, **self.attrs)
         self.store.remove(self._partial_root)
-
-    def _ensure_groups(self, full: str) -> None:
-        parts = full.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            group = "/".join(parts[:i])
-            if not (self.store.path / group / "zarr.json").exists():
-                self.store.root.require_group(group)
 
 
 class ChunkProgress:
