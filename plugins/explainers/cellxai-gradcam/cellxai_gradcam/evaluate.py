@@ -177,9 +177,8 @@ def _derived(arrays: dict[str, np.ndarray]) -> None:
         arrays[f"{curve}_auc"] = curve_auc(torch.from_numpy(arrays[f"{curve}_curve"])).numpy()
     all_empty = arrays["empty"].reshape(len(arrays["empty"]), -1).all(axis=1)
     for name in ("road_morf", "road_lerf", "random_road_morf", "random_road_lerf"):
-        if f"{name}_prob" in arrays:
-            score = arrays[f"{name}_prob"].mean(axis=1)
-            arrays[name] = np.where(all_empty, np.nan, score) if name.startswith("road") else score
+        if f"{name}_prob" in arrays:  # the random maps' scores too: the verdict's means are over the same samples
+            arrays[name] = np.where(all_empty, np.nan, arrays[f"{name}_prob"].mean(axis=1))
 
 
 def _road_summary(arrays: dict[str, np.ndarray], params: FaithfulnessParams) -> dict[str, Any] | None:

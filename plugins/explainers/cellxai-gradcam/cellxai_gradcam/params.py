@@ -68,6 +68,10 @@ class GradCAMParams(FaithfulnessParams):
     head_max_iter: int = Field(200, ge=1, description="L-BFGS iterations of the linear head (task cluster)")
     head_weight_decay: float = Field(1e-3, ge=0, description="L2 penalty on the linear head's weights (standardised features)")
     faithfulness: bool = Field(False, description="also measure the faithfulness metrics and their verdicts (as cellxai evaluate); stored under faithfulness/")
+    contours: bool = Field(
+        False, description="report: draw the outlines of the dataset's object masks (truth masks) over the Grad-CAM "
+        "overlays of the gradcam section (display only: the maps are computed everywhere)",
+    )
 
 
 class GmeanParams(BaseModel):

@@ -38,8 +38,12 @@ CMAP = "viridis"  # perceptually uniform; the same as the report's montages
 OVERLAY_SCALE = "map value (0 to the maximum of each row's maps)"
 
 
-def overlay(rgb: np.ndarray, cam: np.ndarray, strength: float = 0.85) -> np.ndarray:
-    """``CMAP`` of ``cam`` (in [0, 1]) over the image's luminance, blended where the map is high."""
+def overlay(rgb: np.ndarray, cam: np.ndarray, strength: float = 0.85, contours: np.ndarray | None = None) -> np.ndarray:
+    """``CMAP`` of ``cam`` (in [0, 1]) over the image's luminance, blended where the map is high.
+
+    ``contours``: object labels (H, W) of the image; their outlines are drawn in white on top
+    (they restrict nothing: the map is computed and drawn everywhere).
+    """
     cam = np.clip(np.nan_to_num(np.asarray(cam, dtype=np.float32)), 0, 1)
     if cam.shape != rgb.shape[:2]:  # nearest neighbour: maps and images differ by whole factors
         ys = np.arange(rgb.shape[0]) * cam.shape[0] // rgb.shape[0]
@@ -47,7 +51,12 @@ def overlay(rgb: np.ndarray, cam: np.ndarray, strength: float = 0.85) -> np.ndar
         cam = cam[np.ix_(ys, xs)]
     lum = np.repeat((rgb[..., :3] @ np.array([0.299, 0.587, 0.114]))[..., None], 3, axis=-1)
     alpha = (strength * np.sqrt(cam))[..., None]
-    return np.clip(lum * (1 - alpha) + plt.get_cmap(CMAP)(cam)[..., :3] * alpha, 0, 1)
+    out = np.clip(lum * (1 - alpha) + plt.get_cmap(CMAP)(cam)[..., :3] * alpha, 0, 1)
+    if contours is not None:
+        from skimage.segmentation import find_boundaries
+
+        out[find_boundaries(np.asarray(contours), mode="inner")] = 1.0
+    return out
 
 
 def image_panels(panels: Sequence[Sequence[Panel]], row_labels: Sequence[str], size: float = 2.6, titles: str = "all",
