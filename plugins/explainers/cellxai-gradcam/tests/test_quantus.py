@@ -13,7 +13,7 @@ Correspondences (Quantus configured to cellxai's definitions):
 - sparseness = ``Sparseness(abs=False, normalise=False)`` (Gini with 1e-7 added).
 - randomisation similarity = ``quantus.similarity_func.correlation_spearman``.
 - ROAD = ``ROAD(percentages, noise, abs=False, normalise=False)``: its scores are ours ``kept`` averaged
-  over samples per percentage (LeRF = Quantus' ROAD of 2 - map: the same order reversed; it refuses negative maps). The imputation is also
+  over samples per percentage (LeRF = Quantus' ROAD of 3 - map: the same order reversed; it refuses negative maps). The imputation is also
   compared image by image with ``quantus.functions.perturb_func.noisy_linear_imputation``.
 - average sensitivity = ``AvgSensitivity(nr_samples, lower_bound=radius, abs=False, normalise=False)`` with
   Grad-CAM as its ``explain_func``.

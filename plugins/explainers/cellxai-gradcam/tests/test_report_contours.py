@@ -84,3 +84,9 @@ def test_contours_without_truth_masks_say_so(make_run, explain):
     assert section.pngs == [] and "no object masks" in section.notes[0]
     masks = maps.sample_contours(_run(ctx, True), [0, 3])
     assert masks.shape == (2, 2, 24, 24) and set(np.unique(masks)) == {0, 1}
+
+
+def test_report_contours_follow_the_option(make_run):
+    ctx = make_run("cluster", n=8)
+    assert maps.report_contours(_run(ctx, False), [0, 1]) is None
+    np.testing.assert_array_equal(maps.report_contours(_run(ctx, True), [1]), np.asarray(ctx.dataset[1].truth["mask"])[None])

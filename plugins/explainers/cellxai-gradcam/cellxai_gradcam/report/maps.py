@@ -72,6 +72,12 @@ def sample_contours(run: Any, indices: Sequence[int]) -> np.ndarray | None:
     return np.stack([np.asarray(m).reshape(-1, *np.asarray(m).shape[-2:]) for m in masks])
 
 
+def report_contours(run: Any, indices: Sequence[int]) -> np.ndarray | None:
+    """The outlines for the report's sample montages (a ``contours`` provider): the truth masks when
+    gradcam's ``contours`` is set, else None."""
+    return sample_contours(run, indices) if contours_on(run) else None
+
+
 def _chosen(store: Any) -> list[int]:
     """The most confident sample of each of the ``CONTOUR_SAMPLES`` most frequent explained targets."""
     targets = store.read(schema.explanation(GRADCAM, "targets"))

@@ -59,6 +59,17 @@ def render(run: Any, sec: Any) -> None:
     if curve is not None and random_curve is not None:
         sec.figure(_deletion_figure(curve, random_curve),
                    "Deletion curves: the explained score as the most salient pixels are removed (Grad-CAM order vs random order), mean over samples.")
+    road = summary.get("road") or {}
+    curves = {name: _read(run.store, f"{root}/{name}_prob") for name in ("road_morf", "random_road_morf", "road_lerf", "random_road_lerf")}
+    empty = _read(run.store, f"{root}/empty")
+    if empty is not None:  # samples whose maps are all empty have no pixel order: left out, as in the verdicts
+        keep = ~empty.reshape(len(empty), -1).astype(bool).all(axis=1)
+        curves = {k: None if c is None else c[keep] for k, c in curves.items()}
+    if road.get("percentages") and curves["road_morf"] is not None and curves["random_road_morf"] is not None:
+        sec.figure(_road_figure(road["percentages"], curves),
+                   f"ROAD curves: the explained score as the most (MoRF) or least (LeRF) relevant pixels are removed and "
+                   f"filled by noisy linear imputation (Grad-CAM order vs random order), mean over the "
+                   f"{road.get('n_samples', '?')} samples with a non-empty map.")
 
 
 def _deletion_figure(curve: np.ndarray, random_curve: np.ndarray):
@@ -69,6 +80,22 @@ def _deletion_figure(curve: np.ndarray, random_curve: np.ndarray):
     ax.plot(x, a.mean(axis=0), lw=2, color="#d62728", label="Grad-CAM order")
     ax.plot(x, b.mean(axis=0), lw=2, color="#7f7f7f", ls="--", label="random order")
     ax.set_xlabel("fraction of pixels removed")
+    ax.set_ylabel("score of the explained target")
+    ax.set_ylim(bottom=0)
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def _road_figure(percentages: list[float], curves: dict[str, np.ndarray | None]):
+    fig, ax = plt.subplots(figsize=(4.4, 3.0))
+    styles = {"road_morf": ("#d62728", "-", "MoRF, Grad-CAM"), "random_road_morf": ("#d62728", "--", "MoRF, random"),
+              "road_lerf": ("#1f77b4", "-", "LeRF, Grad-CAM"), "random_road_lerf": ("#1f77b4", "--", "LeRF, random")}
+    for name, (colour, style, label) in styles.items():
+        c = curves.get(name)
+        if c is not None:
+            ax.plot(percentages, np.nanmean(c, axis=0), color=colour, ls=style, lw=2, marker="o", ms=3, label=label)
+    ax.set_xlabel("% of pixels removed (imputed)")
     ax.set_ylabel("score of the explained target")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False, fontsize=8)
