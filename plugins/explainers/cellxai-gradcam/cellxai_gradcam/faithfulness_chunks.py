@@ -7,9 +7,10 @@ samples (their truth masks too), runs the per-batch metrics of :mod:`.evaluate` 
 writes the per-sample arrays to ``out/<chunk>/`` of the job; the client concatenates them in
 chunk order, exactly as the in-process loop of batches does.
 
-Random maps: chunk ``c`` draws them from a generator seeded ``seed + 1_000_003 c`` (chunk 0:
-the seed itself, as the in-process loop's one generator), so a chunk's numbers do not depend on
-which chunks ran before it, or where.
+Randomness: chunk ``c`` draws its random maps and its per-sample noise seeds (ROAD, average
+sensitivity) from a generator seeded ``seed + 1_000_003 c`` (chunk 0: the seed itself, as the
+in-process loop's one generator), so a chunk's numbers do not depend on which chunks ran before
+it, or where. The client derives the AUCs and ROAD scores from the returned arrays as before.
 """
 
 from __future__ import annotations
@@ -101,11 +102,10 @@ def measure_chunk(ctx: Any, chunk: int, batches: Iterator[tuple[np.ndarray, Any]
     kwargs = side_tensor(ctx, part, device)
     m = torch.from_numpy(np.asarray(job_array(store, JOB, "maps")[a:b]).astype(np.float32)).to(device)
     t = torch.as_tensor(np.asarray(job_array(store, JOB, "targets")[a:b]), dtype=torch.long, device=device)
-    acc = _Batches()
-    kind = _measure_batch(model, x, m, t, kwargs, samples, params, chunk_generator(seed, chunk), acc)
+    acc, layer, method = _Batches(), job["layer"], job["method"]
+    kind = _measure_batch(model, x, m, t, kwargs, samples, params, chunk_generator(seed, chunk), acc, layer, method)
     randomized = cascading_randomizations(model, RANDOMIZED_PARTS, seed) if params.randomization else []
     if randomized:
-        layer, method = job["layer"], job["method"]
         acc.add(spearman=np.stack([spearman_per_image(m.cpu().numpy(), grad_cam(
             r, r.get_submodule(layer), x, t, forward_kwargs=kwargs, method=method).cpu().numpy()) for _, r in randomized]))
     side_mode = "recomputed by the encoder" if callable(_side_of(model, kwargs)) else ("as stored" if kwargs else None)

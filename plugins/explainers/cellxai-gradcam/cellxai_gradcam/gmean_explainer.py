@@ -1,7 +1,8 @@
 """The ``gmean`` explainer: Gmean-Shape, Gmean-GradCAM and their correlation image per group.
 
 Groups are clusters (task cluster, noise left out) or predicted classes (task
-classify). Each chunk of ``chunk_size`` samples is one call of :func:`gmean_chunk` on the
+classify). Each chunk of ``chunk_size`` samples (more when N > 128 chunk_size: at most
+:data:`MAX_CHUNKS` chunks) is one call of :func:`gmean_chunk` on the
 run's executor (in this process or a Dask worker): it accumulates the chunk's running
 log-sums batch by batch on the run's device and writes them to its row of per-chunk sums in
 the stage's partial group (G x image size each, so memory depends on the number of groups,
@@ -28,6 +29,7 @@ from .params import GmeanParams
 
 MAPS, PROB = "explanations/gradcam/maps", "explanations/gradcam/target_prob"
 JOB = "gmean"  # _partial/gmean.job: what gmean_chunk reads (params, group of each sample, array paths)
+MAX_CHUNKS = 128  # each chunk keeps G x S x (C + 2) x H x W float64 sums until the stage ends: bounded scratch
 
 
 def _group_names(ctx: Any, ids: np.ndarray) -> list[str]:
@@ -55,7 +57,8 @@ class GmeanExplainer:
                     device: Any) -> dict[str, GeometricMeanAccumulator]:
         """Every chunk's sums (``group``: each sample's group index, -1 = left out) on the executor, added up here."""
         p, n = self.params, len(group)
-        rows, stage = max(min(int(getattr(ctx.config, "chunk_size", 64)), n), 1), getattr(out, "stage", "explain:gmean")
+        rows = max(min(max(int(getattr(ctx.config, "chunk_size", 64)), -(-n // MAX_CHUNKS)), n), 1)
+        stage = getattr(out, "stage", "explain:gmean")
         n_chunks, root = -(-n // rows), f"{PARTIAL}/{stage.replace(':', '.')}/sums"  # kept for a resume, never published
         sums = {k: require_array(ctx.store, f"{root}/{k}", (n_chunks, n_groups, *v), "float64", (1, n_groups, *v)) for k, v in shapes.items()}
         weight = require_array(ctx.store, f"{root}/weight", (n_chunks, n_groups), "float64", (1, n_groups))
