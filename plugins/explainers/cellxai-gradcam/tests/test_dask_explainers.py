@@ -179,7 +179,9 @@ def test_faithfulness_chunks_on_dask_workers_equal_local(runs):
     head = head_from_arrays(store.read("explanations/gradcam/head_weight"), store.read("explanations/gradcam/head_bias"), "cpu")
     model, layer = with_head(ctx.model(), head), store.attrs("explanations/gradcam")["layer"]
     maps, targets = store.array("explanations/gradcam/maps"), store.read("explanations/gradcam/targets")
-    faith, indices = FaithfulnessParams(n_samples=8, deletion_steps=3, batch_size=3), np.arange(0, N, 2)  # 3 chunks
+    faith = FaithfulnessParams(n_samples=8, deletion_steps=3, batch_size=3, road_percentages=[30.0], road_lerf=False,
+                               sensitivity_samples=1)  # 3 chunks; ROAD and sensitivity draw noise: seeded per chunk
+    indices = np.arange(0, N, 2)
     here = measure_chunked(ctx, model, layer, maps, targets, indices, faith, seed=0)
     ctx.executor = DaskExecutor(workers=2)
     try:
@@ -188,5 +190,6 @@ def test_faithfulness_chunks_on_dask_workers_equal_local(runs):
         ctx.executor.close()
     assert here[1:] == there[1:] and here[3] == ["head", "head+encoder"]
     assert sorted(here[0]) == sorted(there[0]) and here[0]["deletion_curve"].shape == (8, 4)
+    assert {"random_curve", "road_morf_prob", "random_road_morf_prob", "sensitivity", "spearman"} <= set(here[0])
     for name, value in here[0].items():
         np.testing.assert_array_equal(value, there[0][name], err_msg=name)
