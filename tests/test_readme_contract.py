@@ -44,7 +44,7 @@ def _fenced(text: str, lang: str) -> list[str]:
 def _command_lines() -> list[str]:
     """``cellxai ...`` command lines of the README: its code blocks (fenced or indented) and `inline` spans."""
     code = [line.strip() for line in README.splitlines() if line.startswith("    ")]
-    code += [span for span in re.findall(r"`([^`\n]+)`", README)]
+    code += re.findall(r"`([^`\n]+)`", README)
     found = []
     for chunk in code:
         for part in chunk.split(";"):
