@@ -24,6 +24,7 @@ from torch import nn
 from cellxai_core.data import load_batch
 
 from .jobs import job_array, job_attrs, job_path, map_chunks, new_job, write_job_array
+from .params import FaithfulnessParams
 
 JOB = "faithfulness"
 FUNC = "cellxai_gradcam.faithfulness_chunks:measure_chunk"
@@ -51,7 +52,8 @@ def measure_chunked(ctx: Any, model: nn.Module, layer_name: str, maps: Any, targ
     if head is not None and not isinstance(head, nn.Linear):
         raise TypeError(f"faithfulness per chunk: the explained head must be the stored linear head, got {type(head).__name__}")
     indices = np.asarray(indices, dtype=np.int64)
-    new_job(store, JOB, params=params.model_dump(mode="json"), layer=layer_name, method=method, seed=int(seed), rows=rows,
+    own = {k: v for k, v in params.model_dump(mode="json").items() if k in FaithfulnessParams.model_fields}  # not gradcam's
+    new_job(store, JOB, params=own, layer=layer_name, method=method, seed=int(seed), rows=rows,
             head=head is not None)
     write_job_array(store, JOB, "indices", indices, rows)
     write_job_array(store, JOB, "maps", np.asarray(_rows(maps, indices)), rows)
@@ -84,7 +86,6 @@ def measure_chunk(ctx: Any, chunk: int, batches: Iterator[tuple[np.ndarray, Any]
     from .evaluate import RANDOMIZED_PARTS, _Batches, _measure_batch, _side_of
     from .faithfulness import cascading_randomizations, spearman_per_image
     from .modeling import head_from_arrays, side_tensor, with_head
-    from .params import FaithfulnessParams
 
     store, job = ctx.store, job_attrs(ctx.store, JOB)
     params, rows, seed = FaithfulnessParams(**job["params"]), int(job["rows"]), int(job["seed"])

@@ -1,14 +1,20 @@
-"""Faithfulness per chunk (faithfulness_chunks.py, the per-chunk work a Dask worker runs) against the in-process
-loop of evaluate.measure_faithfulness on the same run: the same per-sample arrays."""
+"""Faithfulness per chunk (faithfulness_chunks.py, the per-chunk work a Dask worker runs): the per-sample arrays of
+evaluate.measure_faithfulness on the same run (the arrays without randomness, and chunk 0's), and exactly those of
+a loop over the same batches in which batch c draws from chunk c's generator."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from cellxai_gradcam.evaluate import _derived, measure_faithfulness
-from cellxai_gradcam.faithfulness_chunks import measure_chunked
+import torch
+
+from cellxai_core.data import load_batch
+from cellxai_gradcam.cam import grad_cam
+from cellxai_gradcam.evaluate import RANDOMIZED_PARTS, _Batches, _derived, _measure_batch, measure_faithfulness
+from cellxai_gradcam.faithfulness import cascading_randomizations, spearman_per_image
+from cellxai_gradcam.faithfulness_chunks import chunk_generator, measure_chunked
 from cellxai_gradcam.gradcam_explainer import GradCAMExplainer
-from cellxai_gradcam.modeling import head_from_arrays, with_head
+from cellxai_gradcam.modeling import head_from_arrays, side_tensor, with_head
 from cellxai_gradcam.params import FaithfulnessParams
 
 # no randomness: equal on every row; the others draw per chunk, so only chunk 0 equals the in-process generator's
@@ -41,7 +47,22 @@ def test_chunks_give_the_in_process_arrays(make_run, explain):
         np.testing.assert_array_equal(got[first], expected[first], err_msg=name)
         if name in EXACT:
             np.testing.assert_array_equal(got, expected, err_msg=name)
-    assert not np.array_equal(arrays["random_curve"][4:], reference["random_curve"][4:])  # chunks 1, 2: own seeds
+
+    # every array, random ones included: the loop of batches with chunk c's generator is what the chunks compute
+    acc, model_seed = _Batches(), 0
+    randomized = cascading_randomizations(model, RANDOMIZED_PARTS, model_seed)
+    for c, start in enumerate(range(0, 12, 4)):
+        part = indices[start:start + 4]
+        samples, images = load_batch(ctx.dataset, part)
+        x, m = torch.from_numpy(images), torch.from_numpy(maps.get_orthogonal_selection((part,)).astype(np.float32))
+        t, kwargs = torch.as_tensor(targets[part]), side_tensor(ctx, part, "cpu")
+        _measure_batch(model, x, m, t, kwargs, samples, params, chunk_generator(model_seed, c), acc, attrs["layer"], "gradcam")
+        acc.add(spearman=np.stack([spearman_per_image(m.numpy(), grad_cam(r, r.get_submodule(attrs["layer"]), x, t, forward_kwargs=kwargs)
+                                                      .numpy()) for _, r in randomized]))
+    expected = acc.arrays()
+    assert sorted(expected) == sorted(arrays)
+    for name, value in arrays.items():
+        np.testing.assert_array_equal(value, expected[name], err_msg=name)
     assert mask == summary["localisation"]["mask"] == "truth masks"
     assert side_mode == summary["deletion"]["side_features"] == "recomputed by the encoder"
     assert stages == summary["randomization"]["stages"] == ["head", "head+encoder"]
