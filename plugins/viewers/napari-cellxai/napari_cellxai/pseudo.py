@@ -2,8 +2,8 @@
 
 Per-pixel pseudo-labels are not in the store (N x S x H x W labels would double a run's
 size), so they are recomputed on demand: the first time napari shows a sample, the run's
-model is rebuilt once from its resolved config and ``model.safetensors`` through the core
-API (``RunContext.open(...).model()``, as ``cellxai explain`` does), and the encoder's
+encoder is rebuilt once from its resolved config and the ``encoder.*`` weights of
+``model.safetensors`` through the core API (the Builder the pipeline uses), and its
 optional ``pseudo_labels(images)`` -- (N, C, H, W) -> (N, H, W), 0 background, k the k-th
 object class -- labels that sample's images. Its calibration (diameters, thresholds) lives
 in the saved weights, so the labels are the ones the run trained and measured on.
@@ -42,18 +42,10 @@ class PseudoLabeller:
         return ("napari-cellxai-pseudo-labels", str(self.run_dir.resolve()))
 
     def encoder(self) -> Any:
-        """The run's trained encoder (rebuilt from config + weights), checked to have ``pseudo_labels``."""
+        """The run's trained encoder, rebuilt once and checked to have ``pseudo_labels``."""
         with self._lock:
             if self._encoder is None:
-                from cellxai_core.config import load_config
-                from cellxai_core.context import RunContext
-
-                cfg, params = load_config(self.config, registry=self.registry)
-                ctx = RunContext.open(cfg, params, self.run_dir, self.registry)
-                encoder = getattr(ctx.model(), "encoder", None)
-                if not callable(getattr(encoder, "pseudo_labels", None)):
-                    raise TypeError(f"{self.run_dir}: encoder '{cfg.encoder.name}' has no pseudo_labels(images)")
-                self._encoder, self._device = encoder, str(ctx.device)
+                self._encoder, self._device = trained_encoder(self.run_dir, self.config, self.dataset, self.registry)
             return self._encoder
 
     def __call__(self, index: int) -> np.ndarray:
@@ -68,6 +60,35 @@ class PseudoLabeller:
         with torch.no_grad():
             labels = encoder.pseudo_labels(images)
         return labels.to("cpu").numpy().astype(np.uint8)
+
+
+def trained_encoder(run_dir: Path, config: dict[str, Any], dataset: Any, registry: Any) -> tuple[Any, str]:
+    """The run's encoder as the pipeline builds it (its component with the dataset's channels and objects), with
+    the ``encoder.*`` weights of ``model.safetensors``; the fusion and head are not needed for pseudo-labels and
+    are not rebuilt, so a run stays viewable when those parts changed since."""
+    from safetensors.torch import load_file
+
+    from cellxai_core.build import Builder
+    from cellxai_core.config import load_config
+    from cellxai_core.context import WEIGHTS
+    from cellxai_core.datasets.objects import dataset_objects
+    from cellxai_core.errors import DataError
+    from cellxai_core.model import resolve_device
+
+    cfg, params = load_config(config, registry=registry)
+    device = str(resolve_device(cfg.device))
+    encoder = Builder(cfg, params, registry, device).component(
+        "encoder", in_channels=len(dataset.channels), objects=dataset_objects(dataset), channels=tuple(dataset.channels))
+    if not callable(getattr(encoder, "pseudo_labels", None)):
+        raise DataError(f"{run_dir}: encoder '{cfg.encoder.name}' has no pseudo_labels(images)")
+    prefix = "encoder."
+    state = {k[len(prefix):]: v for k, v in load_file(str(Path(run_dir) / WEIGHTS)).items() if k.startswith(prefix)}
+    try:
+        encoder.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[-1].strip()[:300]
+        raise DataError(f"{run_dir}: the saved encoder weights do not fit the installed encoder '{cfg.encoder.name}': {first}") from None
+    return encoder.to(device).eval(), device
 
 
 def object_table(objects: list[dict[str, Any]]) -> Any:

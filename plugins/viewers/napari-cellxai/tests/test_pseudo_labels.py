@@ -67,3 +67,25 @@ def test_opening_a_run_imports_no_torch(unet_run) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(unet_run.path)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["False", "True"]
+
+
+def test_only_the_encoders_weights_are_needed_and_a_run_without_weights_has_no_layer(unet_run, tmp_path, caplog) -> None:
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    from napari_cellxai import read_run
+
+    copy = tmp_path / "run"
+    shutil.copytree(unet_run.path, copy)
+    weights = load_file(str(copy / "model.safetensors"))
+    assert any(k.startswith("fusion.") for k in weights)
+    save_file({k: v for k, v in weights.items() if k.startswith("encoder.")}, str(copy / "model.safetensors"))
+    named = by_name(read_run(copy))  # a fusion that no longer fits (or is gone) does not cost the pseudo-labels
+    assert np.array_equal(named["Pseudo-labels"][0][9].compute(), direct_pseudo_labels(unet_run, 9)[0])
+    save_file({k: v if v.ndim == 0 else v[:1] for k, v in weights.items() if k.startswith("encoder.")}, str(copy / "model.safetensors"))
+    with pytest.raises(Exception, match="saved encoder weights do not fit the installed encoder 'unet'"):
+        by_name(read_run(copy))["Pseudo-labels"][0][0].compute()
+    (copy / "model.safetensors").unlink()
+    named = by_name(read_run(copy))
+    assert "Pseudo-labels" not in named and "Images" in named and "no model.safetensors" in caplog.text
