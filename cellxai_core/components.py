@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
 class Encoder(Protocol):
     """``Target(**params, in_channels=C)``: images (N, C, H, W) -> tokens (N, D) (or (N, L, D) spatial).
     ``cam_layer`` is the feature layer Grad-CAM reads. Optional: ``uses_set_index``,
-    ``pretrain(ctx)``, ``handcrafted(images)`` with ``handcrafted_names``."""
+    ``pretrain(ctx)``, ``handcrafted(images)`` with ``handcrafted_names``, ``pseudo_labels(images)``
+    -> (N, H, W) int (0 background, k the k-th of the root attr ``objects``; napari shows them)."""
 
     out_dim: int
     cam_layer: Any
