@@ -89,12 +89,12 @@ def _deletion_figure(curve: np.ndarray, random_curve: np.ndarray):
 
 def _road_figure(percentages: list[float], curves: dict[str, np.ndarray | None]):
     fig, ax = plt.subplots(figsize=(4.4, 3.0))
-    styles = {"road_morf": ("#d62728", "-", "MoRF, Grad-CAM"), "random_road_morf": ("#d62728", "--", "MoRF, random"),
-              "road_lerf": ("#1f77b4", "-", "LeRF, Grad-CAM"), "random_road_lerf": ("#1f77b4", "--", "LeRF, random")}
-    for name, (colour, style, label) in styles.items():
+    styles = {"road_morf": ("#d62728", "-", "o", "MoRF, Grad-CAM"), "random_road_morf": ("#d62728", ":", "s", "MoRF, random"),
+              "road_lerf": ("#1f77b4", "-", "o", "LeRF, Grad-CAM"), "random_road_lerf": ("#1f77b4", "--", "^", "LeRF, random")}
+    for name, (colour, style, marker, label) in styles.items():  # random MoRF and LeRF often coincide: distinct markers
         c = curves.get(name)
         if c is not None:
-            ax.plot(percentages, np.nanmean(c, axis=0), color=colour, ls=style, lw=2, marker="o", ms=3, label=label)
+            ax.plot(percentages, np.nanmean(c, axis=0), color=colour, ls=style, lw=2, marker=marker, ms=4, label=label)
     ax.set_xlabel("% of pixels removed (imputed)")
     ax.set_ylabel("score of the explained target")
     ax.set_ylim(bottom=0)
