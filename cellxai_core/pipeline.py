@@ -127,7 +127,7 @@ def _execute(ctx: RunContext, resolved: dict[str, Any], *, resume: bool, overwri
         yaml.safe_dump({"config": resolved, "plugins": versions, "seed": cfg.seed, "device": cfg.device, "execution": execution}, sort_keys=False)
     )
     ctx.store = store = RunStore(out / STORE)
-    if not resuming:
+    if not resuming or "config" not in store.attrs():  # also a store killed before its first attrs
         store.set_attrs(config=resolved, plugins=versions, stages={})
     store.set_attrs(status="running", device_used=ctx.device, threads_used=_set_threads(cfg.threads),
                     precision_used=ctx.precision, executor=execution["executor"])

@@ -107,11 +107,11 @@ def prepare(out: Path, resolved: dict[str, Any], *, resume: bool, overwrite: boo
     if not resume:
         raise UserError(f"{out}: output directory exists and is not empty; use --resume to continue it or --overwrite to replace it")
     config_file = out / "config.yaml"
-    if not config_file.exists() or not (out / STORE).exists():
-        raise UserError(f"{out}: not a cellxai run directory (no config.yaml / {STORE}); cannot --resume")
+    if not config_file.exists():
+        raise UserError(f"{out}: not a cellxai run directory (no config.yaml); cannot --resume")
     previous = yaml.safe_load(config_file.read_text()) or {}
     was, now = flat(previous.get("config") or {}), flat(resolved)
     diff = next((k for k in sorted(set(was) | set(now)) if was.get(k) != now.get(k)), None)
     if diff is not None:
         raise UserError(f"{out}: --resume with a different config ({diff}: was {was.get(diff)!r}, now {now.get(diff)!r}); use --overwrite or another --out")
-    return True
+    return (out / STORE).exists()  # killed before its store was made: nothing was computed, it starts afresh

@@ -94,6 +94,22 @@ def test_resume_with_changed_config_is_refused(registry, pipeline_file, tmp_path
     assert code == 0
 
 
+def test_resume_of_a_run_killed_before_its_store_starts_it(registry, pipeline_file, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "o"
+    assert _run(capsys, "run", str(pipeline_file()), "--out", str(out))[0] == 0
+    shutil.rmtree(out / "store.zarr")  # as SIGKILL right after config.yaml was written leaves it
+    (out / "results.csv").unlink()
+    code, _, err = _run(capsys, "run", str(pipeline_file()), "--out", str(out), "--resume", "--set", "encoder.params.width=4")
+    _assert_user_error(code, err, "--resume with a different config")
+    assert _run(capsys, "run", str(pipeline_file()), "--out", str(out), "--resume")[0] == 0
+    assert (out / "results.csv").exists() and (out / "store.zarr").is_dir()
+    (out / "config.yaml").unlink()
+    code, _, err = _run(capsys, "run", str(pipeline_file()), "--out", str(out), "--resume")
+    _assert_user_error(code, err, "not a cellxai run directory (no config.yaml)")
+
+
 def test_plugin_whose_import_fails(registry, pipeline_file, tmp_path, capsys):
     import types
 
