@@ -66,8 +66,8 @@ class TemporalAttentionFusion(nn.Module):
     def __init__(
         self, *, token_dim: int, side_dim: int = 0, set_size: int = 1, side_names: list[str] | None = None, heads: int = 4, dim: int = 32,
         latent_dim: int = 32, positional: str = "sinusoidal", use_handcrafted: bool = True, use_trend: bool = True,
-        temporal: bool = True, vector: str = "noise_units", trend_threshold: float = 4.0, shape_weight: float = 0.25,
-        epochs: int = 300,
+        temporal: bool = True, vector: str = "noise_units", changes: str = "auto", relative_floor: float = 0.1,
+        trend_threshold: float = 4.0, shape_weight: float = 0.25, epochs: int = 300,
         lr: float = 3e-3, weight_decay: float = 1e-4, batch_size: int = 256, seed: int = 0,
     ) -> None:
         super().__init__()
@@ -85,6 +85,8 @@ class TemporalAttentionFusion(nn.Module):
         self.positional, self.temporal = positional, temporal
         self.use_handcrafted, self.use_trend = use_handcrafted and side_dim > 0, use_trend
         self.vector, self.trend_threshold = vector, trend_threshold
+        self.changes = changes if vector == "noise_units" else "absolute"
+        self.relative_floor = relative_floor
         self.shape_weight = 1.0 if vector == "noise_units" else shape_weight
         self.training_settings = dict(epochs=epochs, lr=lr, weight_decay=weight_decay, batch_size=batch_size, seed=seed)
         self.out_dim = (n_types if use_trend else 0) + (set_size * n_types if self.shape_weight > 0 or not use_trend else 0)
@@ -97,6 +99,8 @@ class TemporalAttentionFusion(nn.Module):
         self.register_buffer("trend_index", torch.full((n_types,), -1, dtype=torch.long))
         self.register_buffer("trend_unit", torch.ones(n_types))  # SE of a slope from day-to-day noise
         self.register_buffer("shape_unit", torch.ones(n_types))  # typical deviation of a day from its well mean
+        self.register_buffer("level_floor", torch.zeros(n_types))  # changes: relative, added to each well's level
+        self.register_buffer("relative_on", torch.tensor(float(self.changes == "relative")))  # auto: decided in fit
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.token_proj = nn.Linear(token_dim, dim)
@@ -157,6 +161,9 @@ class TemporalAttentionFusion(nn.Module):
     def forward(self, tokens: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
         """The fused vector: trend states, then the weighted trajectory shape (see module doc)."""
         density, trend = self._physical(*self.heads_of(self.latent(tokens, side)))
+        if bool(self.relative_on):
+            level = density.mean(dim=1) + self.level_floor
+            density, trend = density / level[:, None], trend / level
         parts = []
         if self.use_trend and self.vector == "noise_units":
             parts.append(trend / self.trend_unit)

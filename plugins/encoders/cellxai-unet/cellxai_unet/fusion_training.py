@@ -35,6 +35,11 @@ def _r2(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float(1 - residual / total)
 
 
+def relative_changes(density: np.ndarray, floor: np.ndarray) -> np.ndarray:
+    """(N, S, K) densities divided by each well's level (its mean over S) plus ``floor`` (K,)."""
+    return density / (density.mean(axis=1, keepdims=True) + floor)
+
+
 def trajectory_units(density: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(N, S, K) per-day densities -> slope standard error and day-deviation scale, each (K,).
 
@@ -71,9 +76,7 @@ def fit_fusion(fusion: Any, tokens: np.ndarray, side: np.ndarray | None, roles: 
     fusion.token_mean.copy_(t_mean), fusion.token_std.copy_(t_std)
     fusion.side_mean.copy_(s_mean), fusion.side_std.copy_(s_std)
     fusion.set_roles(roles)
-    trend_unit, shape_unit = trajectory_units(side[..., list(roles.density)])
-    fusion.trend_unit.copy_(torch.from_numpy(trend_unit).float())
-    fusion.shape_unit.copy_(torch.from_numpy(shape_unit).float())
+    units = fit_units(fusion, side[..., list(roles.density)])
 
     tok = torch.from_numpy(np.ascontiguousarray(tokens, dtype=np.float32)).to(device)
     sd = torch.from_numpy(np.ascontiguousarray(side, dtype=np.float32)).to(device)
@@ -115,4 +118,46 @@ def fit_fusion(fusion: Any, tokens: np.ndarray, side: np.ndarray | None, roles: 
         metrics.update(fusion_loss_first=float(np.mean(losses[:tail])), fusion_loss_last=float(np.mean(losses[-tail:])))
     if trend_target is not None:
         metrics["fusion_r2_trend"] = _r2(trend, trend_target)
+    metrics["fusion_changes_relative"] = choose_changes(fusion, units, tok, sd)
     return metrics
+
+
+def fit_units(fusion: Any, density: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Noise units of the absolute and of the relative trajectories; the level floor; the fixed choice set."""
+    floor = fusion.relative_floor * np.median(density.mean(axis=1), axis=0)
+    fusion.level_floor.copy_(torch.from_numpy(floor).float())
+    units = {"absolute": trajectory_units(density), "relative": trajectory_units(relative_changes(density, floor))}
+    _use(fusion, units, "relative" if fusion.changes == "relative" else "absolute")
+    return units
+
+
+def _use(fusion: Any, units: dict[str, tuple[np.ndarray, np.ndarray]], changes: str) -> None:
+    trend_unit, shape_unit = units[changes]
+    fusion.trend_unit.copy_(torch.from_numpy(trend_unit).float())
+    fusion.shape_unit.copy_(torch.from_numpy(shape_unit).float())
+    fusion.relative_on.fill_(float(changes == "relative"))
+
+
+def choose_changes(fusion: Any, units: dict[str, tuple[np.ndarray, np.ndarray]], tok: torch.Tensor,
+                   sd: torch.Tensor, sample: int = 2000) -> float:
+    """``changes: auto``: the trajectories (absolute or relative to the well's level) that group better.
+
+    Better = the higher best silhouette of k-means over k = 2..10 on the fused vectors of (at most
+    ``sample``) wells: growth and killing proportional to the cells present make relative changes group,
+    changes of a fixed size make absolute ones group. Returns 1.0 when relative was kept.
+    """
+    if fusion.changes != "auto":
+        return float(fusion.relative_on)
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import silhouette_score
+
+    rows = np.random.default_rng(0).permutation(len(tok))[:sample]
+    score = {}
+    for changes in ("absolute", "relative"):
+        _use(fusion, units, changes)
+        with torch.no_grad():
+            x = fusion(tok[rows], sd[rows]).cpu().numpy().astype(np.float64)
+        fits = [KMeans(k, n_init=4, random_state=0).fit_predict(x) for k in range(2, min(10, len(x) - 1) + 1)]
+        score[changes] = max((silhouette_score(x, f) for f in fits if len(set(f)) > 1), default=-1.0)
+    _use(fusion, units, max(score, key=lambda c: (score[c], c == "absolute")))
+    return float(fusion.relative_on)

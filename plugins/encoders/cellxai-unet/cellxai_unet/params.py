@@ -121,6 +121,19 @@ class TemporalAttentionParams(BaseModel):
         "units of the typical deviation (both units estimated from the data, no constant to tune). states: the "
         "round-1 hand-thresholded vector tanh((trend / (trend_threshold * SE))**3) + shape_weight x shape.",
     )
+    changes: Literal["auto", "relative", "absolute"] = Field(
+        "auto",
+        description="vector: noise_units. relative: each object class's trajectory divided by the well's own level "
+        "(its mean over the time points, plus relative_floor x the median level over wells), so that wells seeded "
+        "with 10 or 40 cells that follow one program get one vector (growth and killing proportional to the cells "
+        "there); absolute: changes in area fraction (changes of a fixed size); auto: whichever of the two groups "
+        "better (the higher best k-means silhouette over k = 2..10), recorded in the fusion's metrics.",
+    )
+    relative_floor: float = Field(
+        0.1, ge=0,
+        description="changes: relative. Added to every well's level, in units of the median level over wells, so "
+        "that an object class nearly absent from a well does not turn its noise into huge relative changes.",
+    )
     trend_threshold: float = Field(
         4.0, gt=0,
         description="vector: states only. In the fused vector a predicted trend becomes 'increasing' / 'decreasing' (about +1 / -1, "

@@ -11,14 +11,20 @@ NAMES = feature_names(OBJECTS)
 S, D, F = 5, 6, len(NAMES)
 
 
-def toy_wells(n: int = 96, seed: int = 0):
-    """Tokens and human-designed features of wells whose cancer density rises or falls (same levels)."""
+def toy_wells(n: int = 96, seed: int = 0, proportional: bool = False):
+    """Tokens and human-designed features of wells whose cancer density rises or falls.
+
+    Changes of a fixed size over levels 0.05-0.15, or (``proportional``) changes proportional to
+    levels 0.01-0.2, as growth and killing of the cells present would be, with a third program
+    whose cancer and T-cell densities stay level.
+    """
     rng = np.random.default_rng(seed)
-    program = np.arange(n) % 2
-    direction = np.where(program == 0, 1.0, -1.0)
-    level = rng.uniform(0.05, 0.15, size=(n, 1, 3))
+    program = np.arange(n) % (3 if proportional else 2)
+    direction = np.array([1.0, -1.0, 0.0])[program]
+    level = rng.uniform(0.01, 0.2, size=(n, 1, 3)) if proportional else rng.uniform(0.05, 0.15, size=(n, 1, 3))
     days = np.linspace(-0.5, 0.5, S)[None, :, None]
-    area = level + days * np.stack([direction * 0.06, -direction * 0.03, np.full(n, 0.02)], 1)[:, None, :]
+    change = np.stack([direction * 0.06, -direction * 0.03, np.full(n, 0.02)], 1)[:, None, :]
+    area = level + days * (change * level / 0.1 if proportional else change)
     area += rng.normal(0, 0.002, area.shape)
     counts = area * 300 + rng.normal(0, 0.5, area.shape)
     brightness = rng.uniform(0.5, 0.9, area.shape)
@@ -99,7 +105,7 @@ def test_fit_learns_densities_and_trends_and_auxiliary_is_in_density_units():
 
 def test_noise_unit_vector_is_trend_in_standard_errors_then_shape():
     tokens, side, _ = toy_wells()
-    fusion = build()
+    fusion = build(changes="absolute")
     fusion.fit(tokens, side)
     t, s = torch.from_numpy(tokens), torch.from_numpy(side)
     aux = fusion.auxiliary(t, s)
@@ -122,6 +128,39 @@ def test_noise_unit_vector_groups_rising_and_falling_wells_with_the_silhouette_s
     fused = fusion(torch.from_numpy(tokens), torch.from_numpy(side)).detach().numpy()
     labels = load_component("clusterer", "affinity-propagation", device="cpu").fit_predict(fused)
     assert adjusted_rand_score(program, labels) > 0.9
+
+
+def test_relative_changes_divide_by_the_wells_level():
+    tokens, side, _ = toy_wells(proportional=True)
+    fusion = build(changes="relative")
+    fusion.fit(tokens, side)
+    t, s = torch.from_numpy(tokens), torch.from_numpy(side)
+    aux = fusion.auxiliary(t, s)
+    level = aux["density"].mean(dim=1) + fusion.level_floor
+    fused = fusion(t, s).detach()
+    assert torch.allclose(fused[:, :3], aux["trend"] / level / fusion.trend_unit, atol=1e-4)
+    assert float(fusion.relative_on) == 1.0 and torch.all(fusion.level_floor > 0)
+
+
+@pytest.mark.parametrize("proportional", [False, True])
+def test_auto_changes_pick_what_groups_and_the_other_choice_groups_worse(proportional):
+    from sklearn.metrics import adjusted_rand_score
+
+    from cellxai_core.build import load_component
+
+    tokens, side, program = toy_wells(proportional=proportional)
+    t, s = torch.from_numpy(tokens), torch.from_numpy(side)
+    ari = {}
+    for changes in ("auto", "absolute", "relative"):
+        fusion = build(changes=changes)
+        metrics = fusion.fit(tokens, side)
+        labels = load_component("clusterer", "affinity-propagation", device="cpu").fit_predict(fusion(t, s).detach().numpy())
+        ari[changes] = adjusted_rand_score(program, labels)
+        if changes == "auto":
+            assert metrics["fusion_changes_relative"] == float(proportional)
+    assert ari["auto"] > 0.9
+    if proportional:  # absolute changes spread one program over the levels 0.01-0.2: the choice matters
+        assert ari["absolute"] < ari["auto"]
 
 
 def test_fused_vector_separates_rising_from_falling_wells():
