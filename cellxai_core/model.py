@@ -106,8 +106,9 @@ MODEL_PARTS = ("encoder", "fusion", "head", "transform")
 
 
 def state_dict_for_save(modules: dict[str, Any]) -> dict[str, torch.Tensor]:
-    """Flatten named modules into one contiguous CPU tensor dict for safetensors."""
-    return {f"{prefix}.{key}": value.detach().cpu().contiguous()
+    """Flatten named modules into one CPU tensor dict for safetensors; copies, since safetensors refuses tensors
+    sharing memory (an encoder whose ``cam_layer`` is one of its own layers lists that layer's weights twice)."""
+    return {f"{prefix}.{key}": value.detach().cpu().clone(memory_format=torch.contiguous_format)
             for prefix, module in modules.items() if module is not None for key, value in module.state_dict().items()}
 
 

@@ -135,6 +135,7 @@ def fuse(ctx: RunContext) -> None:
     side = ctx.side_features()
     metrics: dict[str, Any] = {}
     if not ctx.task_impl.trains_model and hasattr(fusion, "fit"):
+        fusion = model.fusion = ctx.new_model().fusion.to(next(model.parameters()).device)  # not on from a killed fit's
         fusion.train()
         metrics = fusion.fit(tokens, side, ctx) or {}
         ctx.save_model(model)

@@ -55,6 +55,28 @@ def test_run_writes_the_documented_run_directory(registry, tmp_path):
     assert not (tmp_path / "r" / "store.zarr" / "_partial").exists()
 
 
+def test_fuse_resumed_after_its_weights_were_saved_trains_from_the_initial_fusion(tmp_path):
+    """SIGKILL between fuse saving model.safetensors and publishing its arrays: the resumed fuse starts over."""
+    import shutil
+
+    import fitting_plugin
+
+    from cellxai_core.store import RunStore
+    from cellxai_core.testing import use_plugins
+
+    pipeline = {**core_plugin.PIPELINE, "fusion": {"name": "test-step"}}
+    with use_plugins(core_plugin, fitting_plugin, installed=True):
+        done = cx.run(pipeline, out=tmp_path / "a")
+        shutil.copytree(tmp_path / "a", tmp_path / "b")
+        killed = RunStore(tmp_path / "b" / "store.zarr")
+        for stage in ("fuse", "cluster", "explain:test-sizes"):
+            killed.set_stage(stage, "running")  # model.safetensors already holds the fitted fusion
+        resumed = cx.run(pipeline, out=tmp_path / "b", resume=True)
+    assert done.store.attrs("features/fused")["metrics"] == {"weight": 2.0}
+    assert resumed.store.attrs("features/fused")["metrics"] == {"weight": 2.0}  # not 3.0: fitted once, from the start
+    assert np.array_equal(done.array("features/fused"), resumed.array("features/fused"))
+
+
 def test_same_seed_same_results_and_different_seed_differs(registry, tmp_path):
     a = _arrays(cx.run(core_plugin.PIPELINE, out=tmp_path / "a"))
     b = _arrays(cx.run(core_plugin.PIPELINE, out=tmp_path / "b"))
