@@ -8,14 +8,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from cellxai_core.data import chunks, load_batch
 from cellxai_core.errors import NotApplicable, UserError
 
 from .cam import grad_cam
-from .faithfulness import (BLUR_SIGMA_FRACTION, cascading_randomizations, curve_auc, deletion_curves,
-                           energy_inside, spearman_per_image)
+from .faithfulness_chunks import measure_chunked
+from .faithfulness import (BLUR_SIGMA_FRACTION, curve_auc, deletion_curves,
+                           energy_inside)
 from .metrics import insertion_curves, rank_accuracy, sparseness
-from .modeling import head_from_arrays, side_tensor, with_head
+from .modeling import head_from_arrays, with_head
 from .params import FaithfulnessParams
 from .road import road_curves
 from .sensitivity import avg_sensitivity, other_sample_distance
@@ -136,31 +136,11 @@ def measure_faithfulness(
     class per sample, measured on a seeded subsample. With a writer ``out``, per-sample
     arrays are written at its root.
     """
-    device = next(model.parameters()).device
     seed = ctx.seed if params.seed is None else params.seed
     n = len(ctx.dataset)
     indices = np.sort(np.random.default_rng(seed).choice(n, size=min(params.n_samples, n), replace=False))
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    randomized = cascading_randomizations(model, RANDOMIZED_PARTS, seed) if params.randomization else []
-    acc, kinds, side_mode = _Batches(), set(), None
-    with ctx.progress(total=len(indices), description="faithfulness") as bar:
-        for start, stop in chunks(len(indices), params.batch_size):
-            part = indices[start:stop]
-            samples, images = load_batch(ctx.dataset, part)
-            x = torch.from_numpy(images).to(device)
-            kwargs = side_tensor(ctx, part, device)
-            m = torch.from_numpy(_rows(maps, part).astype(np.float32)).to(device)
-            t = torch.as_tensor(np.asarray(targets)[part], dtype=torch.long, device=device)
-            side_mode = "recomputed by the encoder" if callable(_side_of(model, kwargs)) else ("as stored" if kwargs else None)
-            kinds.add(_measure_batch(model, x, m, t, kwargs, samples, params, generator, acc, layer_name, method))
-            if randomized:
-                acc.add(spearman=np.stack([spearman_per_image(m.cpu().numpy(), grad_cam(
-                    r, r.get_submodule(layer_name), x, t, forward_kwargs=kwargs, method=method).cpu().numpy()) for _, r in randomized]))
-            bar.advance(len(part))
-    arrays = acc.arrays()
-    mask = kinds.pop() if len(kinds) == 1 else None
+    arrays, mask, side_mode, stages = measure_chunked(ctx, model, layer_name, maps, targets, indices, params, seed, method)
     _derived(arrays)
-    stages = [name for name, _ in randomized]
     summary = _summary(arrays, indices, seed, params, side_mode, mask, stages)
     arrays["indices"] = indices.astype(np.int64)
     if out is not None:

@@ -55,6 +55,7 @@ def cellxai_report_sections(register: Register) -> None:
         order=60,
         maps="cellxai_gradcam.report.maps:sample_maps",
         maps_label="Grad-CAM",
+        contours="cellxai_gradcam.report.maps:report_contours",
     )
     register(
         "trust",

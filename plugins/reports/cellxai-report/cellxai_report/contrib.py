@@ -15,6 +15,8 @@ and the report reads these options (the core reads ``columns``, ``tasks`` and ``
 - ``maps="pkg.mod:func"`` with ``maps_label``: ``func(run, indices) -> (n, S, H, W)`` maps in
   [0, 1] of those samples, or None when the run has none; the report draws them over the
   images of every samples montage (cluster cards, typical and uncertain samples);
+- ``contours="pkg.mod:func"``: ``func(run, indices) -> (n, S, H, W)`` object labels of those
+  samples, or None; their outlines are drawn in white over every overlay (display only);
 - ``columns="pkg.mod:func"``: ``func(run) -> {column: (N,) values}``, in ``results.csv`` (core)
   and as ``obs`` columns of the AnnData export.
 
@@ -82,6 +84,15 @@ def sample_maps(src: "ReportSource", indices: Sequence[int]) -> list[tuple[str, 
         if maps is not None and len(maps) == len(indices):
             out.append((str(reg.options.get("maps_label") or reg.name), np.asarray(maps, dtype=np.float32)))
     return out
+
+
+def sample_contours(src: "ReportSource", indices: Sequence[int]) -> np.ndarray | None:
+    """(n, S, H, W) object labels from the first ``contours`` provider that has them, else None."""
+    for reg in registrations(src, "contours"):
+        labels = _call(reg, "contours", src, np.asarray(indices, dtype=np.int64))
+        if labels is not None and len(labels) == len(indices):
+            return np.asarray(labels)
+    return None
 
 
 def extra_columns(src: "ReportSource") -> dict[str, np.ndarray]:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .contrib import sample_maps
+from .contrib import sample_contours, sample_maps
 from .images import composite, overlay, stretch
 from .source import ReportSource
 
@@ -31,16 +31,20 @@ def sample_tiles(src: ReportSource, indices: Sequence[int]) -> list[Tiles] | Non
     if any(im is None for im in imgs):
         return None
     provided = sample_maps(src, indices) if len(indices) else []
+    outlines = sample_contours(src, indices) if provided else None
     out = []
     for r, im in enumerate(imgs):
         rgb = [stretch(x) for x in composite(im, src.set_axis)]
         tiles = Tiles(rgb)
+        labels = None if outlines is None else outlines[r]
         for label, maps in provided:
             cams = maps[r]
             if len(cams) == len(rgb):
-                tiles.overlays.append((label, [overlay(x, m) for x, m in zip(rgb, cams)]))
+                drawn = [overlay(x, m, contours=None if labels is None or len(labels) != len(rgb) else labels[j])
+                         for j, (x, m) in enumerate(zip(rgb, cams))]
+                tiles.overlays.append((label, drawn))
             else:  # isolated channels shown as one composite: the mean map over the set
-                tiles.overlays.append((label, [overlay(rgb[0], cams.mean(axis=0))]))
+                tiles.overlays.append((label, [overlay(rgb[0], cams.mean(axis=0), contours=None if labels is None else labels.max(axis=0))]))
         out.append(tiles)
     return out
 
