@@ -26,7 +26,8 @@ PIPELINE = {
     "encoder": {"name": "unet", "params": {"base_channels": 8, "depth": 3, "iterations": 150}},
     "fusion": {"name": "temporal-attention", "params": {"heads": 4, "dim": 32}},
     "clusterer": {"name": "affinity-propagation"},
-    "explainers": [{"name": "gradcam", "params": {"faithfulness": True, "n_samples": 16, "randomization": False}}],
+    "explainers": [{"name": "gradcam", "params": {"faithfulness": True, "n_samples": 16, "randomization": False,
+                                                      "road": False, "sensitivity_samples": 0}}],
 }
 
 
