@@ -7,6 +7,8 @@ per channel (over the whole sample by default, so changes over time survive).
 
 from __future__ import annotations
 
+import warnings
+
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -144,10 +146,13 @@ class Transform:
             return low_c, high_c
         groups = raw.transpose(1, 0, 2, 3).reshape(c, -1) if self.normalize_over == "sample" else raw.reshape(s * c, -1)
         step = max(1, -(-groups.shape[1] // PERCENTILE_SAMPLES))
-        low, high = np.nanpercentile(groups[:, ::step], self.percentiles, axis=1)  # NaN pixels do not poison a channel
+        with warnings.catch_warnings():  # an all-NaN channel gives NaN limits and reads as 0 (scale): no warning line
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = np.nanpercentile(groups[:, ::step], self.percentiles, axis=1)  # NaN pixels do not poison a channel
         shape = (1, c, 1, 1) if self.normalize_over == "sample" else (s, c, 1, 1)
         return low.reshape(shape).astype(np.float32), high.reshape(shape).astype(np.float32)
 
     def apply(self, raw: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Raw (S, C, H, W) in any dtype -> float32 (S, C, H', W') in [0, 1]."""
-        return self.scale(self.geometry(raw.astype(np.float32, copy=False)), dtype)
+        with np.errstate(over="ignore"):  # float64 beyond float32's range becomes +-inf, clipped like any bright pixel
+            return self.scale(self.geometry(raw.astype(np.float32, copy=False)), dtype)
