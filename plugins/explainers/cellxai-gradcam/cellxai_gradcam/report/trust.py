@@ -79,12 +79,7 @@ def _deletion_figure(curve: np.ndarray, random_curve: np.ndarray):
     fig, ax = plt.subplots(figsize=(4.4, 3.0))
     ax.plot(x, a.mean(axis=0), lw=2, color="#d62728", label="Grad-CAM order")
     ax.plot(x, b.mean(axis=0), lw=2, color="#7f7f7f", ls="--", label="random order")
-    ax.set_xlabel("fraction of pixels removed")
-    ax.set_ylabel("score of the explained target")
-    ax.set_ylim(bottom=0)
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    return fig
+    return _finished(fig, ax, "fraction of pixels removed")
 
 
 def _road_figure(percentages: list[float], curves: dict[str, np.ndarray | None]):
@@ -95,7 +90,12 @@ def _road_figure(percentages: list[float], curves: dict[str, np.ndarray | None])
         c = curves.get(name)
         if c is not None:
             ax.plot(percentages, np.nanmean(c, axis=0), color=colour, ls=style, lw=2, marker=marker, ms=4, label=label)
-    ax.set_xlabel("% of pixels removed (imputed)")
+    return _finished(fig, ax, "% of pixels removed (imputed)")
+
+
+def _finished(fig, ax, xlabel: str):
+    """The perturbation curves' common axes: pixels removed against the explained target's score."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("score of the explained target")
     ax.set_ylim(bottom=0)
     ax.legend(frameon=False, fontsize=8)
