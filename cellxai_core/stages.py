@@ -108,8 +108,6 @@ def encode_chunk(ctx: RunContext, chunk: int, batches: Iterator[tuple[np.ndarray
 
     model, s, part = ctx.model(), ctx.dataset.set_size, f"{PARTIAL}/encode/"
     device, side = next(model.parameters()).device, ctx.store.has(part + schema.HANDCRAFTED)
-    if device.type == "cuda":  # channels-last weights: cuDNN's fast NHWC convolutions
-        model.to(memory_format=torch.channels_last)
     rows, tokens, features = [], [], []
     for idx, images in batches:
         x = torch.as_tensor(images).to(device, non_blocking=True)

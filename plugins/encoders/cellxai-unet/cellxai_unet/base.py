@@ -44,6 +44,26 @@ def load_state_dict(path: str | Path, what: str) -> dict[str, torch.Tensor]:
     return state
 
 
+def channel_argmax(x: torch.Tensor) -> torch.Tensor:
+    """``x.argmax(dim=1)`` of (N, K, H, W), first index on ties.
+
+    torch's own (and any integer reduction) runs over a strided axis element by element on
+    the CPU: 0.22 s for 40 images of 4 x 173 x 173, against 10 ms for a float ``amax`` and
+    one comparison per class.
+    """
+    top = x.amax(dim=1)
+    best = torch.zeros(top.shape, dtype=torch.long, device=x.device)
+    for k in reversed(range(1, x.shape[1])):
+        best = torch.where(x[:, k] == top, k, best)
+    return torch.where(x[:, 0] == top, 0, best)
+
+
+def one_hot_channels(labels: torch.Tensor, n_classes: int, dtype: torch.dtype) -> torch.Tensor:
+    """Labels (N, H, W) -> one-hot (N, K, H, W); ``F.one_hot`` + permute is 20x slower on the CPU."""
+    index = torch.arange(n_classes, device=labels.device).view(1, -1, *([1] * (labels.dim() - 1)))
+    return (labels.unsqueeze(1) == index).to(dtype)
+
+
 INFERENCE_CHUNK = 8  # images per forward pass when no gradient is needed
 
 

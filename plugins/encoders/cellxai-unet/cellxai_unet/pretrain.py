@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from cellxai_core.data import load_batch, truth_keys
 from cellxai_core.errors import UserError
 
-from .base import in_chunks
+from .base import channel_argmax, in_chunks, one_hot_channels
 from .params import PretrainParams
 from .segmetrics import ConfusionCounter
 
@@ -32,7 +32,7 @@ def segmentation_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tenso
     """Cross-entropy + (1 - soft Dice) averaged over the foreground classes."""
     ce = F.cross_entropy(logits, target)
     prob = logits.softmax(dim=1)[:, 1:]
-    onehot = F.one_hot(target, logits.shape[1]).permute(0, 3, 1, 2)[:, 1:].to(prob.dtype)
+    onehot = one_hot_channels(target, logits.shape[1], prob.dtype)[:, 1:]
     inter = (prob * onehot).sum(dim=(0, 2, 3))
     dice = (2 * inter + 1) / (prob.sum(dim=(0, 2, 3)) + onehot.sum(dim=(0, 2, 3)) + 1)
     return ce + (1 - dice).mean()
@@ -145,7 +145,7 @@ def evaluate_segmentation(model: Any, ctx: Any, indices: np.ndarray, settings: P
     for start in range(0, len(indices), step):
         images, masks = read_images(ctx, indices[start : start + step], with_masks=True)
         images = images.to(device)
-        model_counts.update(in_chunks(model.segment, images).argmax(dim=1), masks.clamp_max(len(names) - 1))
+        model_counts.update(channel_argmax(in_chunks(model.segment, images)), masks.clamp_max(len(names) - 1))
         pseudo_counts.update(model.pseudo_labels(images), masks.clamp_max(len(names) - 1))
     out = {f"seg_{k}": v for k, v in model_counts.metrics(names).items()}
     out.update({f"pseudo_{k}": v for k, v in pseudo_counts.metrics(names).items()})

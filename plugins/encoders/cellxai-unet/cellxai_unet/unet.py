@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .base import SegmentationEncoder, in_chunks
+from .base import SegmentationEncoder, channel_argmax, in_chunks, one_hot_channels
 
 
 class DoubleConv(nn.Sequential):
@@ -64,7 +64,7 @@ class CellTypeMasks(nn.Module):
 
     def forward(self, logits: torch.Tensor) -> torch.Tensor:
         soft = self.probabilities(logits)
-        hard = F.one_hot(soft.argmax(dim=1), soft.shape[1]).permute(0, 3, 1, 2).to(soft.dtype)
+        hard = one_hot_channels(channel_argmax(soft), soft.shape[1], soft.dtype)
         return (hard + soft - soft.detach())[:, 1:]
 
 
