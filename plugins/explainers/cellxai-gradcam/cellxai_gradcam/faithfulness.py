@@ -35,10 +35,21 @@ def blurred(images: torch.Tensor) -> torch.Tensor:
     return gaussian_blur(flat, [size, size], [sigma, sigma]).reshape(images.shape)
 
 
-def pixel_ranks(maps: torch.Tensor) -> torch.Tensor:
-    """Rank of each pixel within its image, 0 = most salient; ties keep pixel order. (..., H, W) -> same shape."""
+def pixel_ranks(maps: torch.Tensor, tie_seed: int | None = 0) -> torch.Tensor:
+    """Rank of each pixel within its image, 0 = most salient. (..., H, W) -> same shape.
+
+    Tied pixels (every 0 of a ReLU'd map: half of a demo map) carry no ranking, so they come
+    in a random order, the same for every call (``tie_seed``). In pixel order, "least
+    relevant first" removed the image's top rows as one block that ROAD's imputation cannot
+    fill (LeRF on the demo: 0.37, random maps 0.98). ``tie_seed=None``: pixel order, as an
+    ``argsort`` (Quantus) keeps it.
+    """
     flat = maps.reshape(-1, maps.shape[-2] * maps.shape[-1]).float()
-    order = torch.argsort(flat, dim=1, descending=True, stable=True)
+    if tie_seed is None:
+        order = torch.argsort(flat, dim=1, descending=True, stable=True)
+    else:
+        shuffle = torch.rand(flat.shape, generator=torch.Generator().manual_seed(tie_seed)).argsort(dim=1).to(flat.device)
+        order = shuffle.gather(1, torch.argsort(flat.gather(1, shuffle), dim=1, descending=True, stable=True))
     ranks = torch.empty_like(order)
     ranks.scatter_(1, order, torch.arange(flat.shape[1], device=flat.device).expand_as(order))
     return ranks.reshape(maps.shape)

@@ -19,9 +19,15 @@ class LeftHalf(nn.Module):
         return torch.stack([left, torch.full_like(left, 5.0)], dim=1)
 
 
-def test_pixel_ranks_order_by_saliency():
+def test_pixel_ranks_order_by_saliency_and_ties_at_random():
     maps = torch.tensor([[[0.1, 0.9], [0.5, 0.5]]])
-    assert pixel_ranks(maps).tolist() == [[[3, 0], [1, 2]]]
+    assert pixel_ranks(maps, tie_seed=None).tolist() == [[[3, 0], [1, 2]]]
+    ranks = pixel_ranks(maps)
+    assert ranks[0, 0].tolist() == [3, 0] and sorted(ranks[0, 1].tolist()) == [1, 2]
+    # a constant map (an empty Grad-CAM map) is a seeded shuffle, not the image's rows top to bottom
+    flat = pixel_ranks(torch.zeros(1, 8, 8)).flatten().tolist()
+    assert sorted(flat) == list(range(64)) and flat != list(range(64))
+    assert flat == pixel_ranks(torch.zeros(1, 8, 8)).flatten().tolist()
 
 
 def test_deletion_of_the_evidence_beats_random_deletion():

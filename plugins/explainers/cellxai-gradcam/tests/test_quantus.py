@@ -22,8 +22,8 @@ Noise: Quantus draws from numpy's global random state; we seed it and pass cellx
 ``RandomState`` with the same seed (for every sample: ours draw per sample from a generator each,
 and one shared generator gives Quantus' order), so both add identical noise.
 
-Ties: Quantus orders equal attributions with numpy's unstable argsort, cellxai in pixel
-order; a map with ties (Grad-CAM's ReLU zeros) is given a 1e-6 random jitter first and
+Ties: Quantus orders equal attributions with numpy's unstable argsort, cellxai in a seeded
+random order; a map with ties (Grad-CAM's ReLU zeros) is given a 1e-6 random jitter first and
 then both get the same jittered map.
 """
 
