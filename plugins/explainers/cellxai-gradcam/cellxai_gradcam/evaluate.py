@@ -152,10 +152,11 @@ def measure_faithfulness(
 
 def _derived(arrays: dict[str, np.ndarray]) -> None:
     """Per-sample scores from the curves: deletion / insertion AUC, and ROAD's mean target probability over its
-    percentages (NaN for a sample whose maps are all empty: an empty map has no order of pixels to remove)."""
-    for curve in ("deletion", "random", "insertion", "random_insertion"):
-        arrays[f"{curve}_auc"] = curve_auc(torch.from_numpy(arrays[f"{curve}_curve"])).numpy()
+    percentages (NaN for a sample whose maps are all empty, the random maps' scores too, so that the paired tests
+    compare the same samples: an empty map has no order of pixels to remove, only its random tie order)."""
     all_empty = arrays["empty"].reshape(len(arrays["empty"]), -1).all(axis=1)
+    for curve in ("deletion", "random", "insertion", "random_insertion"):
+        arrays[f"{curve}_auc"] = np.where(all_empty, np.nan, curve_auc(torch.from_numpy(arrays[f"{curve}_curve"])).numpy())
     for name in ("road_morf", "road_lerf", "random_road_morf", "random_road_lerf"):
         if f"{name}_prob" in arrays:  # the random maps' scores too: the verdict's means are over the same samples
             arrays[name] = np.where(all_empty, np.nan, arrays[f"{name}_prob"].mean(axis=1))
@@ -206,7 +207,8 @@ def _summary(arrays: dict[str, np.ndarray], indices: np.ndarray, seed: int, para
             "steps": params.deletion_steps,
             "auc": mean("deletion_auc"),
             "random_auc": mean("random_auc"),
-            "fraction_below_random": float((arrays["deletion_auc"] < arrays["random_auc"]).mean()),
+            "fraction_below_random": float(np.nanmean(np.where(np.isfinite(arrays["deletion_auc"]),
+                                                               arrays["deletion_auc"] < arrays["random_auc"], np.nan))),
             "insertion_auc": mean("insertion_auc"),
             "random_insertion_auc": mean("random_insertion_auc"),
         },
