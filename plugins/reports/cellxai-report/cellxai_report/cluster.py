@@ -234,7 +234,8 @@ def _montage(sec: Section, cr: ClusterReport, c: int) -> None:
     maps = map_labels(tiles)
     if maps:
         caption += (f"; below each, where the model looked to place it in this cluster ({' / '.join(maps)}, "
-                    "each map scaled to its own maximum, colour bar; the image in grey underneath)")
+                    "each map scaled to its own maximum, colour bar; the image in grey underneath; a map that is 0 "
+                    "everywhere, no positive evidence, is dimmed and says \"empty map\")")
     sec.figure(montage_figure(rows, labels, cols, colorbar=OVERLAY_SCALE if maps else None), caption + ".")
 
 

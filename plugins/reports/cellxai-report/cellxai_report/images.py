@@ -64,7 +64,9 @@ def grey(rgb: np.ndarray) -> np.ndarray:
 def overlay(rgb: np.ndarray, cam: np.ndarray, strength: float = 0.85, contours: np.ndarray | None = None) -> np.ndarray:
     """``CMAP`` of ``cam`` over the grey image where the map is high; both (H, W[, 3]) in [0, 1].
 
-    ``contours``: optional object labels (H, W), their outlines drawn in white.
+    ``contours``: optional object labels (H, W), their outlines drawn in white. A map that is 0
+    everywhere (no positive evidence at the layer) is not drawn as a plain grey image, which reads
+    as "looked nowhere": the image is dimmed and says "empty map".
     """
     import cv2
 
@@ -73,6 +75,13 @@ def overlay(rgb: np.ndarray, cam: np.ndarray, strength: float = 0.85, contours: 
         cam = cv2.resize(cam, (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_LINEAR)
     alpha = (strength * np.sqrt(cam))[..., None]
     out = np.clip(grey(rgb) * (1 - alpha) + heat(cam) * alpha, 0, 1)
+    if not cam.any():
+        dimmed = np.ascontiguousarray(out * 0.35 * 255).astype(np.uint8)  # cv2 writes text on 8-bit images
+        (width, _), _ = cv2.getTextSize("empty map", cv2.FONT_HERSHEY_SIMPLEX, 1.0, 2)
+        scale = 0.8 * out.shape[1] / width  # the text spans 80 % of the image, whatever its size
+        cv2.putText(dimmed, "empty map", (out.shape[1] // 10, out.shape[0] // 2), cv2.FONT_HERSHEY_SIMPLEX,
+                    scale, (255, 255, 255), max(1, round(2 * scale)), cv2.LINE_AA)
+        out = dimmed.astype(np.float32) / 255
     if contours is not None:
         from skimage.segmentation import find_boundaries
 
