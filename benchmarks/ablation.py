@@ -148,7 +148,7 @@ def main() -> None:
 
 
 ENCODERS = {  # the paper's Table 1 rows that we have, each pre-trained the same way
-    "U-Net, paper optimiser (SGD lr 1e-4, 100 it.)": ("unet", {"optimizer": "sgd", "lr": 1e-4, "iterations": 100}),
+    "U-Net, paper optimiser (SGD lr 1e-4, 100 it.)": ("unet", {"optimizer": "sgd", "lr": 1e-4, "schedule": "constant", "iterations": 100}),
     "ResNet-18 + FCN head": ("resnet18", {}),
     "ResNet-34 + FCN head": ("resnet34", {}),
 }

@@ -47,7 +47,17 @@ class PretrainParams(BaseModel):
         description="Adam by default: the paper's SGD at lr 1e-4 for 100 iterations barely moves a "
         "randomly initialised U-Net; set optimizer: sgd, lr: 1e-4 to reproduce the paper exactly.",
     )
-    lr: float = Field(1e-3, gt=0, description="Learning rate (paper: 1e-4 with SGD).")
+    lr: float = Field(
+        1e-2, gt=0,
+        description="Peak learning rate (paper: 1e-4 with SGD). At 1e-3 the demo's U-Net segmented well (Dice 0.97) "
+        "but left 38 % cell probability on every background pixel after 150 steps, so maps read from its "
+        "probabilities spread over the background.",
+    )
+    schedule: Literal["one-cycle", "constant"] = Field(
+        "one-cycle",
+        description="one-cycle = warm up to lr over the first 10 % of the steps, then anneal to ~0 (stable at a high lr, "
+        "confident at the end); constant = lr throughout (the paper's setting).",
+    )
     weight_decay: float = Field(1e-4, ge=0, description="Weight decay (paper: 1e-4).")
     momentum: float = Field(0.9, ge=0, lt=1, description="SGD momentum (ignored by Adam).")
     batch_size: int = Field(16, ge=1, description="Images per pre-training step (paper: 16).")

@@ -2,8 +2,10 @@
 
 The paper trains for 100 iterations, batch 16, SGD lr 1e-4, weight decay 1e-4. From a
 random initialisation that optimiser barely moves a U-Net in 100 steps (the loss
-stays near its start), so the default here is Adam lr 1e-3 for 150 steps, which
-converges on the synthetic wells; the paper's setting stays one config line away.
+stays near its start), so the default here is Adam for 150 steps on a one-cycle schedule
+to lr 1e-2; the paper's setting stays one config line away. At a constant 1e-3 the
+argmax was already right (Dice 0.97) but the probabilities were not: 38 % cell
+probability on every background pixel of the demo, which is what Grad-CAM reads.
 The loss is cross-entropy plus soft Dice over the cell classes, because cells cover
 a few percent of each image and cross-entropy alone learns "all background". The classes
 are background + the dataset's object classes; truth masks label them 1..K in that order.
@@ -43,6 +45,15 @@ def make_optimizer(params: Any, settings: PretrainParams) -> torch.optim.Optimiz
         return torch.optim.SGD(params, lr=settings.lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
     cls = torch.optim.AdamW if settings.optimizer == "adamw" else torch.optim.Adam
     return cls(params, lr=settings.lr, weight_decay=settings.weight_decay)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, settings: PretrainParams) -> torch.optim.lr_scheduler.LRScheduler:
+    """One-cycle (Smith 2018: warm-up over 10 % of the steps, cosine annealing) or a constant learning rate."""
+    if settings.schedule == "constant" or settings.iterations < 2:
+        return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=settings.lr, total_steps=settings.iterations, pct_start=0.1, cycle_momentum=False
+    )
 
 
 def read_images(ctx: Any, indices: np.ndarray, with_masks: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -111,6 +122,7 @@ def pretrain_segmentation(model: Any, ctx: Any, settings: PretrainParams) -> dic
 
     model.to(device).train()
     optimizer = make_optimizer(model.parameters(), settings)
+    scheduler = make_scheduler(optimizer, settings)
     losses: list[float] = []
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(settings.seed)
@@ -122,6 +134,7 @@ def pretrain_segmentation(model: Any, ctx: Any, settings: PretrainParams) -> dic
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
+                scheduler.step()
                 losses.append(float(loss.detach()))
                 bar.advance(1)
     model.eval()
