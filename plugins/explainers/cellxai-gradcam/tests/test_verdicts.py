@@ -34,6 +34,15 @@ def test_ratio_row_needs_the_ratio_and_the_test():
     assert nan["passed"] is None and nan["n"] == 0
 
 
+def test_ratio_row_on_dense_objects_asks_half_the_way_to_a_perfect_map():
+    # nuclei covering 41 % of a tile: 3x the area is out of reach of any map, so the bar is halfway from 0.41 to 1
+    area = np.full(20, 0.41)
+    jitter = np.linspace(0, 0.01, 20)
+    assert ratio_row("mass", np.full(20, 0.92) + jitter - 0.01, area, 3.0, "truth masks")["passed"]
+    short = ratio_row("mass", np.full(20, 0.65) + jitter, area, 3.0, "truth masks")  # above the area, below 0.705
+    assert short["p"] < ALPHA and not short["passed"] and "needs 0.705" in short["why"]
+
+
 def test_empty_maps_are_counted_and_explained():
     row = empty_row(5, 20)
     assert row["value"] == 0.25 and row["passed"] is False and "5 of 20" in row["why"]
