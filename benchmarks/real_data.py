@@ -135,7 +135,7 @@ def nuclei_truth(run: Path, labels_path: Path) -> dict[str, float]:
     truth = tifffile.imread(labels_path) > 0
     plane, ty, tx = (np.asarray(root[f"samples/meta/{k}"][:]) for k in ("plane", "tile_y", "tile_x"))
     masks = np.stack([truth[p, y : y + 64, x : x + 64] for p, y, x in zip(plane, ty, tx)])  # (N, 64, 64)
-    out: dict[str, float] = {"mask_area": float(masks.mean())}
+    out: dict[str, float] = {"mask_area": float(masks.mean()), "mask_area_all": float(masks.mean())}
     if "explanations/gradcam/maps" in root:
         # per tile, over the tiles whose map is not empty, next to the area of *those* tiles: pooling the energy
         # over all tiles against the area of all tiles compared dense tiles' maps with sparse tiles' area (4.5x
@@ -184,10 +184,11 @@ def run_sets(work: Path, chosen: list[str]) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    head = "| set | finished | wall s | CPU s | peak RSS GiB | samples | clusters | objects (in features) | Grad-CAM in masks / mask area (empty maps) | r(area) |"
+    head = "| set | finished | wall s | CPU s | peak RSS GiB | samples | clusters | objects (in features) | Grad-CAM in truth masks / their area, tiles with a map | r(area) |"
     lines = [head, "|" + "---|" * 10]
     for r in rows:
-        cam = f"{r['cam_in_mask']:.2f} / {r['mask_area']:.2f} ({r['empty_maps']:.0%})" if "cam_in_mask" in r else "-"
+        cam = (f"{r['cam_in_mask']:.2f} / {r['mask_area']:.2f} = {r['cam_in_mask'] / r['mask_area']:.1f}x ({r['empty_maps']:.0%} empty; "
+               f"all tiles' area {r['mask_area_all']:.2f})") if "cam_in_mask" in r else "-"
         r_area = f"{r['area_r']:.3f} ({int(r['tiles'])} tiles)" if "area_r" in r else "-"
         objs = ", ".join(r.get("objects", [])) + f" ({', '.join(r.get('objects_in_features', [])) or 'none'})"
         done = "yes" if r["finished"] else f"no (exit {r['exit']})"

@@ -52,10 +52,10 @@ class UpBlock(nn.Module):
 class CellTypeMasks(nn.Module):
     """Segmentation logits (N, 4, H, W) -> cell-type masks (N, 3, H, W), background dropped.
 
-    The value is the one-hot argmax (exactly 0 on background, 1 on each predicted cell);
-    the gradient is the softmax's (straight-through), so the layer stays differentiable.
-    Soft probabilities would not do for Grad-CAM: a briefly trained U-Net leaves 5-25%
-    probability on background pixels, which cover most of the image.
+    The value is the one-hot argmax (exactly 0 on background, 1 on each predicted cell), so
+    the tokens are the U-Net's area fractions whatever its confidence; the gradient is the
+    softmax's (straight-through), so the layer stays differentiable and Grad-CAM reads the
+    probabilities (``probabilities``), which is why pre-training must make them confident.
     """
 
     def __init__(self) -> None:
@@ -94,6 +94,16 @@ class UNetEncoder(SegmentationEncoder):
         graded, computed everywhere, no mask applied.
         """
         return self.cell_masks.probabilities if self.decoder_tokens else self.down[-1]
+
+    @property
+    def cam_reading(self) -> str:
+        """How to read Grad-CAM maps of ``cam_layer`` (the gradcam explainer stores it; the report shows it)."""
+        if not self.decoder_tokens:
+            return "bottleneck features at 1/%d of the image size: coarse regions, not cells" % 2**self.depth
+        return ("class probabilities of the segmentation head; the cell-type tokens are their means over the image, "
+                "so every confidently segmented object of one class carries its class's weight for the explained "
+                "output (the colour says which classes count, and on which image); differences within a class "
+                "come from the U-Net's confidence")
 
     def _encode(self, images: torch.Tensor) -> list[torch.Tensor]:
         features = [self.stem(images)]

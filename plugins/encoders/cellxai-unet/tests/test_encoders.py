@@ -28,6 +28,7 @@ def test_unet_shapes_on_odd_sizes_and_cam_layer(decoder_tokens, out_dim, cam_hw)
     handle.remove()
     assert seen["out"].shape[-2:] == cam_hw
     assert any(m is model.cam_layer for m in model.modules())
+    assert ("probabilities" in model.cam_reading) == decoder_tokens  # what the report says about reading the maps
     # the cam layer is not registered twice: safetensors can save the state dict
     assert not any(k.startswith("cam_layer") for k in model.state_dict())
 

@@ -134,6 +134,7 @@ class GradCAMExplainer:
         all_targets, all_probs = np.asarray(explained[...]), np.asarray(probs[...])
         out.attrs.update(
             layer=layer_name,
+            layer_reading=getattr(getattr(model, "encoder", None), "cam_reading", None) if not p.layer else None,
             method=p.method,
             target=p.target if p.target != "auto" else ("own cluster" if ctx.task == "cluster" else "predicted class"),
             outputs=names,

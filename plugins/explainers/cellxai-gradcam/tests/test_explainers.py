@@ -24,6 +24,7 @@ def test_gradcam_cluster_maps_head_and_faithfulness(make_run, explain):
     assert maps.min() >= 0 and maps.max() <= 1
     np.testing.assert_allclose(maps.reshape(48, -1).max(axis=1), 1.0, atol=1e-3)
     assert attrs["empty_maps_fraction"] == 0
+    assert attrs["layer_reading"] is None  # this test encoder says nothing about how to read its maps
 
     assert attrs["head"]["accuracy"] >= 0.95 and attrs["head"]["n_noise"] == 1
     assert store.read("explanations/gradcam/head_weight").shape == (2, 8 + 2)  # fused = tokens + side

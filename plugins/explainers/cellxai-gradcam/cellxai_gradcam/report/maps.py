@@ -42,7 +42,8 @@ def render(run: Any, section: Any) -> None:
     else:
         section.p(f"The Grad-CAM maps explain the trained model's {attrs.get('target', 'predicted class')}.")
     section.p("They are drawn over the samples shown in this report (in viridis over the image in grey: yellow = most important for the explained output, see the colour bars).")
-    facts = [("explained layer", attrs.get("layer")), ("explained output", attrs.get("target")),
+    facts = [("explained layer", attrs.get("layer")), ("how to read the maps", attrs.get("layer_reading")),
+             ("explained output", attrs.get("target")),
              ("mean probability of the explained output", attrs.get("mean_target_prob")),
              ("images whose map is empty", attrs.get("empty_maps_fraction")), ("normalisation", attrs.get("normalization"))]
     section.kv([(k, v) for k, v in facts if v is not None])
