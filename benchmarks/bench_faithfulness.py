@@ -14,6 +14,10 @@ reusing a finished run there, then measures on a seeded subsample:
   re-initialising the head, then the fusion, then the encoder (low = the maps depend
   on the learned weights).
 
+- class-constant R^2 (U-Net runs): how much of each non-empty map a constant per class of the
+  encoder's own argmax explains. Near 1 = the map is a class-weighted segmentation, so the
+  energy inside the masks measures the segmentation more than the explanation.
+
 Targets (issue 5, synthetic-microwell): energy inside masks >= 0.80 and deletion AUC
 below the random-map baseline. Exits 1 when a microwell target is missed.
 """
@@ -49,6 +53,45 @@ def measure(run_dir: Path, n_samples: int) -> dict:
     return explain_run(run_dir, "faithfulness", {"n_samples": n_samples})
 
 
+def class_constant_r2(run_dir: Path, n_samples: int = 16) -> float | None:
+    """Median R^2 of each non-empty map against its mean over each class of the encoder's argmax (None: no ``segment``)."""
+    import numpy as np
+    import torch
+
+    from cellxai_core.config import load_config
+    from cellxai_core.context import RunContext
+    from cellxai_core.data import load_batch
+    from cellxai_core.registry import get_registry
+    from cellxai_core.store import RunStore
+
+    registry = get_registry()
+    cfg, params = load_config(cx_config(run_dir), registry=registry)
+    ctx = RunContext.open(cfg, params, run_dir, registry)
+    store = RunStore(run_dir / "store.zarr")
+    encoder = ctx.model().encoder
+    if not hasattr(encoder, "segment") or not store.has("explanations/gradcam/maps"):
+        return None
+    maps = store.array("explanations/gradcam/maps")
+    picks = np.unique(np.linspace(0, maps.shape[0] - 1, n_samples).astype(int))
+    _, images = load_batch(ctx.dataset, picks)
+    with torch.no_grad():
+        classes = encoder.segment(torch.as_tensor(images).flatten(0, 1)).argmax(dim=1).numpy()
+    r2 = []
+    for m, c in zip(np.stack([np.asarray(maps[int(i)], dtype=np.float64) for i in picks]).reshape(classes.shape), classes):
+        if m.max() > 0:
+            fit = np.zeros_like(m)
+            for k in np.unique(c):
+                fit[c == k] = m[c == k].mean()
+            r2.append(1 - ((m - fit) ** 2).sum() / max(((m - m.mean()) ** 2).sum(), 1e-12))
+    return float(np.median(r2)) if r2 else None
+
+
+def cx_config(run_dir: Path) -> dict:
+    import cellxai_core as cx
+
+    return cx.open_run(run_dir).config
+
+
 def print_row(run_dir: Path, task: str, attrs: dict) -> bool:
     """One block per run; True when the microwell targets hold (always True for other data)."""
     deletion, game, rand = attrs["deletion"], attrs.get("pointing_game"), attrs.get("randomization")
@@ -61,6 +104,9 @@ def print_row(run_dir: Path, task: str, attrs: dict) -> bool:
               f"({ratio:.1f}x a uniform map, {game['n_images']} images)")
     if rand:
         print("  randomisation rho     " + "   ".join(f"{k} {v:.2f}" for k, v in rand["spearman"].items()))
+    r2 = class_constant_r2(run_dir)
+    if r2 is not None:
+        print(f"  class-constant R^2    {r2:.3f}   (1 = the map is a class-weighted segmentation of the encoder's argmax)")
     if task != "cluster":
         return True
     ok_energy = bool(game) and game["energy_inside"] >= TARGET_ENERGY
