@@ -73,7 +73,7 @@ def class_constant_r2(run_dir: Path, n_samples: int = 16) -> float | None:
         return None
     maps = store.array("explanations/gradcam/maps")
     picks = np.unique(np.linspace(0, maps.shape[0] - 1, n_samples).astype(int))
-    _, images = load_batch(ctx.dataset, picks)
+    _, images = load_batch(ctx.dataset, [int(i) for i in picks])
     with torch.no_grad():
         classes = encoder.segment(torch.as_tensor(images).flatten(0, 1)).argmax(dim=1).numpy()
     r2 = []
