@@ -87,3 +87,19 @@ def test_min_similarity_is_minus_the_largest_squared_distance():
     X = np.random.default_rng(1).normal(size=(50, 4))
     d = ((X[:, None] - X[None]) ** 2).sum(-1)
     assert min_similarity(X, block=7) == pytest.approx(-d.max())
+
+
+def test_ties_within_noise_go_to_the_number_of_clusters_found_most_often():
+    from cellxai_affinity.selection import Candidate, _choose
+
+    def sweep(se: float) -> list[Candidate]:
+        # the demo's wells at half the planted change: 4 clusters over six preferences, 3 at the lowest only
+        fours = [Candidate(-200.0 - 100 * i, 4, 0.369, 0.32, se) for i in range(6)]
+        return [Candidate(-50.0, 14, 0.098, -0.03, se), *fours, Candidate(-980.0, 3, 0.383, 0.34, se)]
+
+    noisy = sweep(se=0.0125)  # two standard errors 0.025: 0.383 and 0.369 cannot be told apart
+    chosen, why = _choose(noisy, list(range(len(noisy))))
+    assert noisy[chosen].n_clusters == 4 and "most preferences" in why
+    precise = sweep(se=0.001)  # the window shrinks to 0.01: the better silhouette wins
+    chosen, _ = _choose(precise, list(range(len(precise))))
+    assert precise[chosen].n_clusters == 3
