@@ -89,7 +89,7 @@ def test_min_similarity_is_minus_the_largest_squared_distance():
     assert min_similarity(X, block=7) == pytest.approx(-d.max())
 
 
-def test_ties_within_noise_go_to_the_number_of_clusters_found_most_often():
+def test_ties_within_noise_keep_the_most_clusters():
     from cellxai_affinity.selection import Candidate, _choose
 
     def sweep(se: float) -> list[Candidate]:
@@ -97,9 +97,9 @@ def test_ties_within_noise_go_to_the_number_of_clusters_found_most_often():
         fours = [Candidate(-200.0 - 100 * i, 4, 0.369, 0.32, se) for i in range(6)]
         return [Candidate(-50.0, 14, 0.098, -0.03, se), *fours, Candidate(-980.0, 3, 0.383, 0.34, se)]
 
-    noisy = sweep(se=0.0125)  # two standard errors 0.025: 0.383 and 0.369 cannot be told apart
+    noisy = sweep(se=0.0125)  # two standard errors 0.025: 0.383 and 0.369 cannot be told apart; 0.098 can
     chosen, why = _choose(noisy, list(range(len(noisy))))
-    assert noisy[chosen].n_clusters == 4 and "most preferences" in why
+    assert noisy[chosen].n_clusters == 4 and "most clusters" in why
     precise = sweep(se=0.001)  # the window shrinks to 0.01: the better silhouette wins
     chosen, _ = _choose(precise, list(range(len(precise))))
     assert precise[chosen].n_clusters == 3
