@@ -60,14 +60,14 @@ def base_config(wells: int, size: int, seed: int, iterations: int | None = None,
     return config
 
 
-def fused_of(params: dict, tokens: np.ndarray, side: np.ndarray, seed: int) -> tuple[np.ndarray, dict]:
+def fused_of(params: dict, tokens: np.ndarray, side: np.ndarray, seed: int, side_names: list[str]) -> tuple[np.ndarray, dict]:
     import torch
 
     import cellxai_core as cx
 
     fusion = cx.load_component(
         "fusion", "temporal-attention", **{**params, "seed": seed},
-        token_dim=tokens.shape[2], side_dim=side.shape[2], set_size=tokens.shape[1],
+        token_dim=tokens.shape[2], side_dim=side.shape[2], set_size=tokens.shape[1], side_names=side_names,
     )
     metrics = fusion.fit(tokens, side)
     with torch.no_grad():
@@ -107,6 +107,7 @@ def main() -> None:
     truth = run.array("samples/truth/program")
     tokens = run.array("features/tokens").astype(np.float32)
     side = run.array("features/handcrafted").astype(np.float32)
+    side_names = [str(n) for n in run.store.attrs("features/handcrafted").get("names", [])]
     rows = []
 
     def add(name: str, labels: np.ndarray, extra: dict | None = None) -> None:
@@ -117,7 +118,7 @@ def main() -> None:
     add("full (pipeline run)", run.labels)
     fused = {}
     for name, params in FUSION_ROWS.items():
-        fused[name], metrics = fused_of(params, tokens, side, args.seed)
+        fused[name], metrics = fused_of(params, tokens, side, args.seed, side_names)
         add(name, cluster("affinity-propagation", {}, fused[name], args.seed),
             {"r2_density": metrics.get("fusion_r2_density"), "r2_trend": metrics.get("fusion_r2_trend")})
     for name, (clusterer, params) in CLUSTER_ROWS.items():
