@@ -48,11 +48,16 @@ def make_optimizer(params: Any, settings: PretrainParams) -> torch.optim.Optimiz
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, settings: PretrainParams) -> torch.optim.lr_scheduler.LRScheduler:
-    """One-cycle (Smith 2018: warm-up over 10 % of the steps, cosine annealing) or a constant learning rate."""
-    if settings.schedule == "constant" or settings.iterations < 2:
+    """One-cycle (Smith 2018: warm-up over 10 % of the steps, cosine annealing) or a constant learning rate.
+
+    torch's OneCycleLR divides by zero when the warm-up ends on step 0 (10 steps at 10 %), so the
+    warm-up lasts at least 1.5 steps, and runs of fewer than 4 steps keep the rate constant.
+    """
+    steps = settings.iterations
+    if settings.schedule == "constant" or steps < 4:
         return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     return torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=settings.lr, total_steps=settings.iterations, pct_start=0.1, cycle_momentum=False
+        optimizer, max_lr=settings.lr, total_steps=steps, pct_start=max(0.1, 1.5 / steps), cycle_momentum=False
     )
 
 

@@ -99,7 +99,7 @@ class UNetEncoder(SegmentationEncoder):
     def cam_reading(self) -> str:
         """How to read Grad-CAM maps of ``cam_layer`` (the gradcam explainer stores it; the report shows it)."""
         if not self.decoder_tokens:
-            return "bottleneck features at 1/%d of the image size: coarse regions, not cells" % 2**self.depth
+            return f"bottleneck features at 1/{2**self.depth} of the image size: coarse regions, not cells"
         return ("class probabilities of the segmentation head; the cell-type tokens are their means over the image, "
                 "so every confidently segmented object of one class carries its class's weight for the explained "
                 "output (the colour says which classes count, and on which image); differences within a class "

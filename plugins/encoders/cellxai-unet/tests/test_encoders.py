@@ -239,3 +239,19 @@ def test_one_cycle_schedule_warms_up_and_anneals():
         assert max(rates) == pytest.approx(1e-2)
         assert expect_last(rates[-1]), (schedule, rates)
         assert (rates[0] < 1e-3) == (schedule == "one-cycle")
+
+
+@pytest.mark.parametrize("iterations", range(1, 13))
+def test_every_short_schedule_steps_through(iterations):
+    # torch's OneCycleLR divided by zero at 10 steps (its warm-up ended on step 0)
+    from cellxai_unet.params import PretrainParams
+    from cellxai_unet.pretrain import make_optimizer, make_scheduler
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    settings = PretrainParams(iterations=iterations)
+    optimizer = make_optimizer([param], settings)
+    scheduler = make_scheduler(optimizer, settings)
+    for _ in range(iterations):
+        assert 0 < optimizer.param_groups[0]["lr"] <= settings.lr
+        optimizer.step()
+        scheduler.step()
