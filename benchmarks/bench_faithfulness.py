@@ -64,8 +64,10 @@ def class_constant_r2(run_dir: Path, n_samples: int = 16) -> float | None:
     from cellxai_core.registry import get_registry
     from cellxai_core.store import RunStore
 
+    import cellxai_core as cx
+
     registry = get_registry()
-    cfg, params = load_config(cx_config(run_dir), registry=registry)
+    cfg, params = load_config(cx.open_run(run_dir).config, registry=registry)
     ctx = RunContext.open(cfg, params, run_dir, registry)
     store = RunStore(run_dir / "store.zarr")
     encoder = ctx.model().encoder
@@ -84,12 +86,6 @@ def class_constant_r2(run_dir: Path, n_samples: int = 16) -> float | None:
                 fit[c == k] = m[c == k].mean()
             r2.append(1 - ((m - fit) ** 2).sum() / max(((m - m.mean()) ** 2).sum(), 1e-12))
     return float(np.median(r2)) if r2 else None
-
-
-def cx_config(run_dir: Path) -> dict:
-    import cellxai_core as cx
-
-    return cx.open_run(run_dir).config
 
 
 def print_row(run_dir: Path, task: str, attrs: dict) -> bool:
