@@ -53,14 +53,10 @@ def measure(run_dir: Path, n_samples: int) -> dict:
     return explain_run(run_dir, "faithfulness", {"n_samples": n_samples})
 
 
-def class_constant_r2(run_dir: Path, n_samples: int = 16) -> float | None:
-    """Median R^2 of each non-empty map against its mean over each class of the encoder's argmax (None: no ``segment``)."""
-    import numpy as np
-    import torch
-
+def open_context(run_dir: Path):
+    """(context, store) of a finished run, as its explainers see them."""
     from cellxai_core.config import load_config
     from cellxai_core.context import RunContext
-    from cellxai_core.data import load_batch
     from cellxai_core.registry import get_registry
     from cellxai_core.store import RunStore
 
@@ -69,7 +65,18 @@ def class_constant_r2(run_dir: Path, n_samples: int = 16) -> float | None:
     registry = get_registry()
     cfg, params = load_config(cx.open_run(run_dir).config, registry=registry)
     ctx = RunContext.open(cfg, params, run_dir, registry)
-    store = RunStore(run_dir / "store.zarr")
+    ctx.store = RunStore(run_dir / "store.zarr")
+    return ctx, ctx.store
+
+
+def class_constant_r2(run_dir: Path, n_samples: int = 16) -> float | None:
+    """Median R^2 of each non-empty map against its mean over each class of the encoder's argmax (None: no ``segment``)."""
+    import numpy as np
+    import torch
+
+    from cellxai_core.data import load_batch
+
+    ctx, store = open_context(run_dir)
     encoder = ctx.model().encoder
     if not hasattr(encoder, "segment") or not store.has("explanations/gradcam/maps"):
         return None
@@ -78,14 +85,23 @@ def class_constant_r2(run_dir: Path, n_samples: int = 16) -> float | None:
     _, images = load_batch(ctx.dataset, [int(i) for i in picks])
     with torch.no_grad():
         classes = encoder.segment(torch.as_tensor(images).flatten(0, 1)).argmax(dim=1).numpy()
+    stored = np.stack([np.asarray(maps[int(i)], dtype=np.float64) for i in picks]).reshape(classes.shape)
+    r2 = class_constant_r2_of(stored, classes)
+    return float(np.median(r2)) if len(r2) else None
+
+
+def class_constant_r2_of(maps, classes):
+    """R^2 of each non-empty (H, W) map of ``maps`` (n, H, W) against its mean over each class of ``classes`` (n, H, W)."""
+    import numpy as np
+
     r2 = []
-    for m, c in zip(np.stack([np.asarray(maps[int(i)], dtype=np.float64) for i in picks]).reshape(classes.shape), classes):
+    for m, c in zip(maps, classes):
         if m.max() > 0:
             fit = np.zeros_like(m)
             for k in np.unique(c):
                 fit[c == k] = m[c == k].mean()
             r2.append(1 - ((m - fit) ** 2).sum() / max(((m - m.mean()) ** 2).sum(), 1e-12))
-    return float(np.median(r2)) if r2 else None
+    return np.asarray(r2)
 
 
 def print_row(run_dir: Path, task: str, attrs: dict) -> bool:
